@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/ticket"
+)
+
+// storeFlags are the flags of commands that work on a store offline or next
+// to a running server.
+type storeFlags struct{ db, tenant string }
+
+func (f *storeFlags) register(cmd *cobra.Command, needTenant bool) {
+	cmd.Flags().StringVar(&f.db, "db", env("BANNIN_DB", "bannin.db"), "SQLite file, or postgres://… URL [BANNIN_DB]")
+	cmd.Flags().StringVar(&f.tenant, "tenant", env("BANNIN_TENANT", ""), "tenant id [BANNIN_TENANT]")
+	if needTenant {
+		cmd.MarkFlagRequired("tenant")
+	}
+}
+
+// open opens the store with an insert-only job client: jobs queued here are
+// run by the serving bannin.
+func (f *storeFlags) open(ctx context.Context) (*app.App, error) {
+	return app.Open(ctx, app.Config{DB: f.db})
+}
+
+func newMigrate() *cobra.Command {
+	var f storeFlags
+	cmd := &cobra.Command{
+		Use:   "migrate [--db URL]",
+		Short: "Create or upgrade the store's tables (serve does this too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "store %s is up to date\n", redact(f.db))
+			return a.Close(cmd.Context())
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func newQuarantine() *cobra.Command {
+	cmd := &cobra.Command{Use: "quarantine", Short: "List or re-run payloads that could not be decoded"}
+	var lf storeFlags
+	var limit int
+	list := &cobra.Command{
+		Use:   "list --tenant ID",
+		Short: "List quarantined payloads with their reasons, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := lf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			items, err := a.DB.Quarantined(cmd.Context(), lf.tenant, limit)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tSOURCE\tRECEIVED\tBYTES\tREASON")
+			for _, it := range items {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\n", it.ID, it.Source, it.ReceivedAt.Format("2006-01-02 15:04:05Z07:00"), len(it.Payload), it.Error)
+			}
+			return w.Flush()
+		},
+	}
+	lf.register(list, true)
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	var rf storeFlags
+	retry := &cobra.Command{
+		Use:   "retry --tenant ID [PAYLOAD-ID...]",
+		Short: "Send quarantined payloads (all, or the given ids) through the pipeline again",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ids []int64
+			for _, s := range args {
+				id, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					return fmt.Errorf("payload id %q: want a number from `quarantine list`", s)
+				}
+				ids = append(ids, id)
+			}
+			a, err := rf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			n, err := a.DB.Requeue(cmd.Context(), rf.tenant, ids)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d payload(s) queued again; the running bannin will triage them\n", n)
+			return nil
+		},
+	}
+	rf.register(retry, true)
+	cmd.AddCommand(list, retry)
+	return cmd
+}
+
+func newIncident() *cobra.Command {
+	cmd := &cobra.Command{Use: "incident", Short: "List, show and act on incidents"}
+	var lf, sf, af, rf storeFlags
+	list := &cobra.Command{
+		Use: "list --tenant ID", Short: "List incidents", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := lf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			incs, err := a.Incidents(cmd.Context(), lf.tenant)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tPRIO\tSEVERITY\tHUMAN\tALERTS\tHOSTS\tACTIONS\tTITLE")
+			for _, in := range incs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%d\t%v\t%s\t%s\n", in.ID, in.Priority, in.Severity, in.NeedsHuman, in.AlertCount,
+					in.Hosts, actionSummary(in.Actions), in.Title)
+			}
+			return w.Flush()
+		},
+	}
+	show := &cobra.Command{
+		Use: "show --tenant ID INC-ID", Short: "Show an incident with its evidence, alerts, actions and notes (JSON)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := ticket.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			v, err := a.IncidentView(cmd.Context(), sf.tenant, id)
+			if err != nil {
+				return err
+			}
+			return writeJSONFile(cmd.OutOrStdout(), "", v)
+		},
+	}
+	var who string
+	approve := &cobra.Command{
+		Use: "approve --tenant ID INC-ID", Short: "Approve the isolations an incident holds for a human", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := af.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			acts, err := a.Approve(cmd.Context(), af.tenant, args[0], who)
+			if err != nil {
+				return err
+			}
+			for _, act := range acts {
+				fmt.Fprintf(cmd.OutOrStdout(), "approved: isolate %s (%s); the running bannin calls the vendor now\n", act.HostKey, act.HostID)
+			}
+			return nil
+		},
+	}
+	var host, reason string
+	release := &cobra.Command{
+		Use: "release --tenant ID --host NAME INC-ID", Short: "Lift an isolation the incident made", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := rf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			act, err := a.Release(cmd.Context(), rf.tenant, args[0], host, who, reason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "release of %s queued (%s)\n", act.HostKey, act.Key)
+			return nil
+		},
+	}
+	for _, c := range []struct {
+		cmd *cobra.Command
+		f   *storeFlags
+	}{{list, &lf}, {show, &sf}, {approve, &af}, {release, &rf}} {
+		c.f.register(c.cmd, true)
+	}
+	for _, c := range []*cobra.Command{approve, release} {
+		c.Flags().StringVar(&who, "by", env("USER", "analyst"), "who approves (recorded in the audit log)")
+	}
+	release.Flags().StringVar(&host, "host", "", "host name")
+	release.Flags().StringVar(&reason, "reason", "released by an analyst", "why (recorded in the audit log)")
+	release.MarkFlagRequired("host")
+	cmd.AddCommand(list, show, approve, release)
+	return cmd
+}
+
+func actionSummary(acts []app.ActionOut) string {
+	s := ""
+	for i, a := range acts {
+		if i > 0 {
+			s += ","
+		}
+		s += a.Kind + ":" + a.Host + ":" + a.State
+	}
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newIsolations() *cobra.Command {
+	var f storeFlags
+	var host string
+	cmd := &cobra.Command{
+		Use:   "isolations --tenant ID [--host NAME]",
+		Short: "The isolation registry: hosts bannin isolated, and one host's isolation log",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			if host != "" {
+				acts, err := a.DB.HostActions(cmd.Context(), f.tenant, host)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(w, "AT\tINCIDENT\tACTION\tSTATE\tBY\tDETAIL")
+				for _, x := range acts {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", x.UpdatedAt.Format("2006-01-02 15:04:05Z07:00"), x.Incident, x.Kind, x.State, orBannin(x.Approver), x.Detail)
+				}
+				return w.Flush()
+			}
+			iso, err := a.DB.Isolations(cmd.Context(), f.tenant)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "HOST\tISOLATED\tSINCE\tINCIDENT\tSOURCE\tHOST-ID")
+			for _, i := range iso {
+				fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\t%s\n", i.HostKey, i.Isolated, i.Since.Format("2006-01-02 15:04:05Z07:00"), i.Incident, i.Source, i.HostID)
+			}
+			return w.Flush()
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().StringVar(&host, "host", "", "show this host's isolation log")
+	return cmd
+}
+
+func orBannin(s string) string {
+	if s == "" {
+		return "bannin"
+	}
+	return s
+}
+

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/notify"
+	"github.com/bannin-soc/bannin/internal/secret"
+)
+
+// serveFlags are the service's settings; each defaults from a BANNIN_*
+// environment variable.
+type serveFlags struct {
+	tenants      []string
+	db           string
+	listen       string
+	smtp         string
+	smtpFrom     string
+	smtpTLS      string
+	phoneURL     string
+	phoneSecret  string
+	keyFile      string
+	apiTokenFile string
+	simulate     bool
+	maxInflight  int64
+	verbose      bool
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func (f *serveFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.tenants, "tenant", nil, "tenant file (repeatable)")
+	fl.StringVar(&f.db, "db", env("BANNIN_DB", "bannin.db"), "SQLite file, or postgres://… URL [BANNIN_DB]")
+	fl.StringVar(&f.smtp, "smtp", env("BANNIN_SMTP", ""), "outbound mail server host:port [BANNIN_SMTP]")
+	fl.StringVar(&f.smtpFrom, "smtp-from", env("BANNIN_SMTP_FROM", "bannin@localhost"), "sender address [BANNIN_SMTP_FROM]")
+	fl.StringVar(&f.smtpTLS, "smtp-tls", env("BANNIN_SMTP_TLS", "opportunistic"), "STARTTLS policy: opportunistic | mandatory | none")
+	fl.StringVar(&f.phoneURL, "phone-webhook", env("BANNIN_PHONE_WEBHOOK", ""), "telephony service webhook URL [BANNIN_PHONE_WEBHOOK]")
+	fl.StringVar(&f.phoneSecret, "phone-secret-file", env("BANNIN_PHONE_SECRET_FILE", ""), "file with the secret that signs phone webhook calls")
+	fl.StringVar(&f.keyFile, "secret-key-file", env("BANNIN_SECRET_KEY_FILE", ""), "32-byte key sealing secrets at rest (default: <db>.key, created when missing; or BANNIN_SECRET_KEY)")
+	fl.StringVar(&f.apiTokenFile, "api-token-file", env("BANNIN_API_TOKEN_FILE", ""), "file with the REST API bearer token (API disabled without it)")
+	fl.BoolVar(&f.simulate, "simulate", false, "sources without a url use the built-in vendor simulator")
+	fl.Int64Var(&f.maxInflight, "max-inflight-bytes", 64<<20, "intake memory ceiling; beyond it webhooks get 503 + Retry-After")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log at info level")
+}
+
+func newServe() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve --tenant FILE [--db postgres://…]",
+		Short: "Run the service: webhooks, pollers, triage, containment and notification jobs",
+		Long: `Run bannin. Alerts arrive by POST /v1/ingest/{tenant}/{source} (header
+X-Bannin-Signature: sha256=<hex HMAC-SHA256 of the body>, 202 once durable)
+and by polling each source that has a url. Stop with Ctrl-C.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.listen = env("BANNIN_LISTEN", f.listen)
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, f.listen, func(addr string) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "bannin: serving on http://%s (store %s)\n", addr, redact(f.db))
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP listen address [BANNIN_LISTEN]")
+	return cmd
+}
+
+func (f *serveFlags) config() (app.Config, error) {
+	ts, err := loadTenants(f.tenants)
+	if err != nil {
+		return app.Config{}, err
+	}
+	cfg := app.Config{DB: f.db, Tenants: ts, Simulate: f.simulate, PollSimulators: f.simulate, PhoneWebhook: f.phoneURL,
+		MaxInflightBytes: f.maxInflight, Log: logger(f.verbose)}
+	if cfg.SecretKey, err = f.secretKey(); err != nil {
+		return cfg, err
+	}
+	if f.smtp != "" {
+		if cfg.Email, err = emailConfig(f.smtp, f.smtpFrom, f.smtpTLS); err != nil {
+			return cfg, err
+		}
+	}
+	if f.phoneSecret != "" {
+		if cfg.PhoneSecret, err = readSecretFile(f.phoneSecret); err != nil {
+			return cfg, err
+		}
+	}
+	if f.apiTokenFile != "" {
+		tok, err := readSecretFile(f.apiTokenFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.APIToken = string(tok)
+	}
+	return cfg, nil
+}
+
+func (f *serveFlags) secretKey() ([]byte, error) {
+	if k, err := secret.KeyFromEnv(); err != nil || k != nil {
+		return k, err
+	}
+	path := f.keyFile
+	if path == "" {
+		if strings.Contains(f.db, "://") {
+			return nil, errors.New("with a postgres store, give --secret-key-file or BANNIN_SECRET_KEY so every node seals alike")
+		}
+		path = f.db + ".key"
+	}
+	return secret.LoadKey(path)
+}
+
+func emailConfig(hostport, from, tlsPolicy string) (notify.EmailConfig, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return notify.EmailConfig{}, fmt.Errorf("--smtp %q: want host:port", hostport)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return notify.EmailConfig{}, fmt.Errorf("--smtp %q: bad port", hostport)
+	}
+	return notify.EmailConfig{Host: host, Port: p, From: from, TLSPolicy: tlsPolicy, Timeout: 30 * time.Second}, nil
+}
+
+func readSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Clean(path))
+	if err != nil {
+		return nil, fmt.Errorf("secret file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, fmt.Errorf("secret file %s is empty", path)
+	}
+	return []byte(s), nil
+}
+
+// serve runs an App and its HTTP server until ctx ends.
+func serve(ctx context.Context, cfg app.Config, listen string, ready func(addr string)) error {
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		a.Close(context.Background())
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		a.Close(context.Background())
+		return err
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	ready(ln.Addr().String())
+	<-ctx.Done()
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shut)
+	return a.Close(shut)
+}
+
+// redact hides a password in a database URL.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
+				return dsn[:i+3+c] + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/ticket"
+)
+
+// apiRoutes adds the REST API. Every route is tenant-scoped and needs the
+// API token; without a configured token the API answers 404 (fails closed).
+func (a *App) apiRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /v1/tenants/{tenant}/incidents", a.authed(a.listIncidents))
+	mux.Handle("GET /v1/tenants/{tenant}/incidents/{id}", a.authed(a.getIncident))
+	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/approve", a.authed(a.approveIncident))
+	mux.Handle("GET /v1/tenants/{tenant}/isolations", a.authed(a.listIsolations))
+}
+
+type apiHandler func(w http.ResponseWriter, r *http.Request, tenant string) error
+
+func (a *App) authed(h apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.APIToken == "" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "the REST API is disabled (no API token configured)"})
+			return
+		}
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.APIToken)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		tenantID := r.PathValue("tenant")
+		if _, ok := a.dir.tenant(tenantID); !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such tenant"})
+			return
+		}
+		if err := h(w, r, tenantID); err != nil {
+			code, msg := http.StatusInternalServerError, "internal error"
+			switch {
+			case errors.Is(err, sqlstore.ErrNotFound):
+				code, msg = http.StatusNotFound, "not found"
+			case errors.Is(err, sqlstore.ErrConflict):
+				code, msg = http.StatusConflict, err.Error()
+			default:
+				a.log.Error("api", "path", r.URL.Path, "err", err)
+			}
+			writeJSON(w, code, map[string]string{"error": msg})
+		}
+	})
+}
+
+func (a *App) listIncidents(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	incs, err := a.DB.Incidents(r.Context(), tenantID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+	return nil
+}
+
+func (a *App) getIncident(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	id, err := ticket.ParseRef(r.PathValue("id"))
+	if err != nil {
+		return sqlstore.ErrNotFound
+	}
+	view, err := a.IncidentView(r.Context(), tenantID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (a *App) approveIncident(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	who := r.Header.Get("X-Bannin-User")
+	if who == "" {
+		who = "api"
+	}
+	acts, err := a.Approve(r.Context(), tenantID, r.PathValue("id"), who)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"approved": acts})
+	return nil
+}
+
+func (a *App) listIsolations(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	iso, err := a.DB.Isolations(r.Context(), tenantID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"isolations": iso})
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}

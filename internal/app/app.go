@@ -1,0 +1,237 @@
+// Package app wires bannin's parts into a running service: store, job
+// runner, intake (committer, processor, webhook, pollers), vendor simulators
+// and the HTTP API. cmd/bannin builds an App from flags; tests and the demo
+// build one from a Config.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/intake"
+	"github.com/bannin-soc/bannin/internal/jobs"
+	"github.com/bannin-soc/bannin/internal/notify"
+	"github.com/bannin-soc/bannin/internal/response"
+	"github.com/bannin-soc/bannin/internal/store/postgres"
+	"github.com/bannin-soc/bannin/internal/store/sqlite"
+	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/tenant"
+	"github.com/bannin-soc/bannin/internal/triage"
+)
+
+// Config is everything an App needs; cmd/bannin fills it from flags.
+type Config struct {
+	// DB is a SQLite file path, or a postgres:// URL.
+	DB      string
+	Tenants []*tenant.Tenant
+	// Simulate makes every source without a URL use its vendor's built-in
+	// simulator (demo, replay, tests).
+	Simulate bool
+	// PollSimulators makes simulated sources be polled like real ones (the
+	// demo); replay feeds payloads straight into the inbox instead.
+	PollSimulators bool
+	// SecretKey (32 bytes) seals vendor and webhook secrets at rest.
+	SecretKey []byte
+	// APIToken guards the REST API (Authorization: Bearer); empty disables it.
+	APIToken string
+	Email    notify.EmailConfig
+	// PhoneWebhook is the telephony service's URL; PhoneSecret signs calls.
+	PhoneWebhook string
+	PhoneSecret  []byte
+	// VirtualTime stamps effects with the decision's time (replay).
+	VirtualTime bool
+	RetryBase   time.Duration
+	// MaxInflightBytes caps intake memory (see intake.CommitterOptions).
+	MaxInflightBytes int64
+	Clock            func() time.Time
+	Log              *slog.Logger
+}
+
+// App is a running bannin.
+type App struct {
+	cfg       Config
+	DB        *sqlstore.DB
+	Jobs      *jobs.Runner
+	Committer *intake.Committer
+	Processor *intake.Processor
+	dir       *directory
+	sims      []*simServer
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	log       *slog.Logger
+}
+
+// Open opens the store, applies the tenants, starts simulators where asked,
+// and builds the job runner. Start begins the work.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	db, err := OpenStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, DB: db, log: cfg.Log}
+	if err := a.setup(ctx); err != nil {
+		a.closeSims()
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// OpenStore opens a SQLite file or, for a postgres:// URL, PostgreSQL.
+func OpenStore(ctx context.Context, dsn string) (*sqlstore.DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgres.Open(ctx, dsn)
+	}
+	return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+}
+
+func (a *App) setup(ctx context.Context) error {
+	a.dir = newDirectory()
+	for _, t := range a.cfg.Tenants {
+		if err := a.addTenant(ctx, t); err != nil {
+			return fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &response.Worker{Store: a.DB, Responders: a.dir.responder, Stamp: a.stampAction, Log: a.log})
+	nw, err := a.notifyWorker()
+	if err != nil {
+		return err
+	}
+	river.AddWorker(workers, nw)
+	a.Jobs, err = jobs.New(a.DB.SQL(), a.DB.Dialect().Name, workers, jobs.Options{RetryBase: a.cfg.RetryBase, Logger: a.log})
+	return err
+}
+
+// Start runs the committer, the processor, the job runner and the pollers
+// until Close.
+func (a *App) Start(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.Processor = intake.NewProcessor(a.DB, a.dir, a.Jobs, a.log, nil)
+	a.Committer = intake.NewCommitter(ctx, a.DB, intake.CommitterOptions{
+		MaxInflightBytes: a.cfg.MaxInflightBytes, OnCommit: a.Processor.Wake, Logger: a.log})
+	if err := a.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.Processor.Run(ctx, 250*time.Millisecond) }()
+	for _, p := range a.dir.pollers(a) {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); p.Run(ctx) }()
+	}
+	return nil
+}
+
+// Close stops everything and waits for it.
+func (a *App) Close(ctx context.Context) error {
+	if a.cancel != nil {
+		a.cancel()
+		a.wg.Wait()
+		a.Committer.Wait()
+		if err := a.Jobs.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Warn("stopping jobs", "err", err)
+		}
+	}
+	a.closeSims()
+	return a.DB.Close()
+}
+
+// Handler serves the HTTP API.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/ingest/{tenant}/{source}", &intake.Webhook{Dir: a.dir, Committer: a.Committer, Clock: a.cfg.Clock, Log: a.log})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.DB.SQL().PingContext(r.Context()); err != nil {
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	a.apiRoutes(mux)
+	return mux
+}
+
+// Quiesce waits until the inbox is empty and no job is outstanding, or ctx
+// ends. Replay, the demo and tests use it.
+func (a *App) Quiesce(ctx context.Context) error {
+	for {
+		pending, err := a.DB.PendingCount(ctx)
+		if err != nil {
+			return err
+		}
+		jobsLeft, err := a.Jobs.Outstanding(ctx)
+		if err != nil {
+			return err
+		}
+		if pending == 0 && jobsLeft == 0 && a.Committer.Inflight() == 0 {
+			return nil
+		}
+		a.Processor.Wake()
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("still busy (%d payloads, %d jobs): %w", pending, jobsLeft, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Simulator returns the simulator serving a tenant's source, if any.
+func (a *App) Simulator(tenantID, source string) (connector.Simulator, bool) {
+	for _, s := range a.sims {
+		if s.tenant == tenantID && s.source == source {
+			return s.sim, true
+		}
+	}
+	return nil, false
+}
+
+func (a *App) stampAction(act *response.Action) time.Time {
+	if a.cfg.VirtualTime {
+		return act.CreatedAt
+	}
+	return a.cfg.Clock().UTC()
+}
+
+// simServer is a vendor simulator listening on loopback.
+type simServer struct {
+	tenant, source string
+	sim            connector.Simulator
+	srv            *http.Server
+	url            string
+}
+
+func startSim(tenantID, source string, sim connector.Simulator) (*simServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("simulator listen: %w", err)
+	}
+	s := &simServer{tenant: tenantID, source: source, sim: sim, srv: &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second},
+		url: "http://" + ln.Addr().String()}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (a *App) closeSims() {
+	for _, s := range a.sims {
+		s.srv.Close()
+	}
+	a.sims = nil
+}

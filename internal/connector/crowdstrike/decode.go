@@ -1,0 +1,290 @@
+// Package crowdstrike is bannin's CrowdStrike Falcon integration: it decodes
+// Alerts API alerts, Event Streams detection summaries and the SIEM
+// connector's legacy detection summaries; pulls alerts through the Alerts
+// API; contains and releases hosts through the Hosts API; and simulates those
+// APIs for demos, replays and tests.
+package crowdstrike
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/connector"
+)
+
+// VendorName is the name the integration is registered under.
+const VendorName = "crowdstrike"
+
+var errNotObject = errors.New("not a JSON object")
+
+// Decoder turns one CrowdStrike payload into alerts. It recognises:
+//
+//   - an Alerts API alert (a resource of /alerts/entities/alerts/v2), or a
+//     whole entities response whose resources are such alerts;
+//   - an Event Streams event {"metadata":…,"event":…} whose eventType is
+//     EppDetectionSummaryEvent (any case);
+//   - a legacy detection summary: event.ExternalApiType
+//     "Event_DetectionSummaryEvent" (SIEM connector) or eventType
+//     "DetectionSummaryEvent" (older Event Streams), severity 1–5.
+//
+// Other Event Streams events (audit, incident summaries, …) decode to no
+// alert and no error. The zero value is ready to use.
+type Decoder struct{}
+
+var _ connector.Decoder = Decoder{}
+
+// Decode implements connector.Decoder.
+func (Decoder) Decode(payload []byte) ([]alert.Alert, error) {
+	f, err := parseObject(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: crowdstrike: payload is not a JSON object: %v", connector.ErrBadPayload, err)
+	}
+	switch {
+	case f.has("composite_id"):
+		a, err := decodeAlert(f, payload)
+		if err != nil {
+			return nil, err
+		}
+		return []alert.Alert{a}, nil
+	case f.has("metadata") || f.has("event"):
+		return decodeStream(f, payload)
+	case looksLikeAlert(f):
+		return nil, bad("alert has no composite_id")
+	case f.has("resources"):
+		return decodeResources(f)
+	}
+	return nil, bad("payload is neither an Alerts API alert (composite_id) nor an Event Streams event (metadata, event)")
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: crowdstrike: %s", connector.ErrBadPayload, fmt.Sprintf(format, args...))
+}
+
+// looksLikeAlert reports whether f carries fields only an Alerts API alert
+// has, so that one without a composite_id gets a precise error.
+func looksLikeAlert(f fields) bool {
+	for _, k := range []string{"agent_id", "device", "pattern_id", "aggregate_id", "created_timestamp", "falcon_host_link"} {
+		if f.has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeResources decodes an Alerts API entities response; each resource
+// keeps its own bytes as Raw.
+func decodeResources(f fields) ([]alert.Alert, error) {
+	raws, ok := rawArray(f["resources"])
+	if !ok {
+		return nil, bad("resources is not an array")
+	}
+	out := make([]alert.Alert, 0, len(raws))
+	for i, raw := range raws {
+		rf, err := parseObject(raw)
+		if err != nil {
+			return nil, bad("resource %d is not an object", i)
+		}
+		a, err := decodeAlert(rf, raw)
+		if err != nil {
+			return nil, fmt.Errorf("resource %d: %w", i, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// decodeAlert maps an Alerts API alert.
+func decodeAlert(f fields, raw []byte) (alert.Alert, error) {
+	id := f.str("composite_id")
+	if id == "" {
+		return alert.Alert{}, bad("alert has no composite_id")
+	}
+	dev := f.obj("device")
+	a := alert.Alert{
+		Vendor:        VendorName,
+		VendorID:      id,
+		Rule:          f.first("pattern_id", "name"),
+		Title:         f.first("display_name", "name", "technique"),
+		Description:   f.str("description"),
+		Product:       f.str("product"),
+		EventTime:     f.firstTime("timestamp", "context_timestamp", "created_timestamp"),
+		VendorCreated: f.time("created_timestamp"),
+		Host:          alertHost(f, dev),
+		User:          f.first("user_name", "source_account_upn", "source_account_name"),
+		Process:       alertProcess(f),
+		Parent:        alertProcess(f.obj("parent_details")),
+		Tactics:       nonEmpty(f.str("tactic_id")),
+		Techniques:    nonEmpty(f.str("technique_id")),
+		Action:        disposition(f.obj("pattern_disposition_details"), snakeFlags),
+		Link:          f.str("falcon_host_link"),
+		Raw:           clone(raw),
+	}
+	a.VendorSeverity, a.Score = severity100(f, "severity", "severity_name")
+	if c, ok := f.num("confidence"); ok {
+		a.Confidence = alert.Clamp(c)
+	}
+	return a, nil
+}
+
+// alertHost reads the host. agent_id is the AID the containment call takes
+// (it equals device.device_id); identity (IDP) alerts have no device object
+// and name the endpoint in source_endpoint_* (else target_endpoint_*).
+func alertHost(f, dev fields) alert.Host {
+	h := alert.Host{
+		ID:     f.first("agent_id", "source_endpoint_sensor_id", "target_endpoint_sensor_id"),
+		Name:   dev.str("hostname"),
+		IPs:    uniq(dev.str("local_ip"), dev.str("external_ip")),
+		OS:     dev.first("os_version", "platform_name"),
+		Groups: dev.strs("groups"),
+		Role:   strings.ToLower(dev.str("product_type_desc")),
+	}
+	if h.ID == "" {
+		h.ID = dev.str("device_id")
+	}
+	if h.Name == "" {
+		h.Name = f.first("source_endpoint_host_name", "target_endpoint_host_name")
+		h.IPs = uniq(f.first("source_endpoint_ip_address", "source_endpoint_address_ip4"))
+	}
+	if h.OS == "" {
+		h.OS = f.first("platform", "os_name")
+	}
+	return h
+}
+
+// alertProcess reads a process of the Alerts API shape (the alert itself or
+// parent_details). PID is process_id, CrowdStrike's own process id, because
+// Event Streams carries only that one; the OS pid (local_process_id) is the
+// fallback.
+func alertProcess(f fields) alert.Process {
+	return alert.Process{
+		Name:        f.str("filename"),
+		Path:        f.str("filepath"),
+		CommandLine: f.str("cmdline"),
+		PID:         f.first("process_id", "local_process_id"),
+		SHA256:      f.str("sha256"),
+		SHA1:        f.str("sha1"),
+		MD5:         f.str("md5"),
+	}
+}
+
+// Disposition flag names in the two spellings CrowdStrike uses.
+type flagNames struct {
+	quarantine, kill, killFailed, policyDisabled string
+	blocked                                      []string
+}
+
+var (
+	snakeFlags = flagNames{
+		quarantine: "quarantine_file", kill: "kill_process", killFailed: "kill_action_failed",
+		policyDisabled: "policy_disabled",
+		blocked:        []string{"process_blocked", "operation_blocked", "fs_operation_blocked", "registry_operation_blocked"},
+	}
+	camelFlags = flagNames{
+		quarantine: "QuarantineFile", kill: "KillProcess", killFailed: "KillActionFailed",
+		policyDisabled: "PolicyDisabled",
+		blocked:        []string{"ProcessBlocked", "OperationBlocked", "FsOperationBlocked", "RegistryOperationBlocked"},
+	}
+)
+
+// disposition says what the sensor did. policy_disabled means the matching
+// prevention setting was off, so every flag describes what the sensor would
+// have done ("process would have been killed"): that is no action at all.
+// We apply it to every flag, not only kill_process, because claiming a
+// quarantine that did not happen would lower the alert's severity wrongly.
+func disposition(d fields, n flagNames) alert.Action {
+	if d.flag(n.policyDisabled) {
+		return alert.ActionNone
+	}
+	switch {
+	case d.flag(n.quarantine):
+		return alert.ActionQuarantined
+	case d.flag(n.kill) && !d.flag(n.killFailed):
+		return alert.ActionKilled
+	}
+	for _, k := range n.blocked {
+		if d.flag(k) {
+			return alert.ActionBlocked
+		}
+	}
+	return alert.ActionNone
+}
+
+// severity100 reads a 1–100 rating (Alerts API, Event Streams). The score is
+// the number clamped to 0–100; without a number it comes from the name:
+//
+//	Critical 90, High 70, Medium 50, Low 30, Informational 10.
+func severity100(f fields, numKey, nameKey string) (string, int) {
+	if n, ok := f.num(numKey); ok && n > 0 {
+		return f.str(numKey), alert.Clamp(n)
+	}
+	name := f.str(nameKey)
+	return name, scoreFromName(name)
+}
+
+// legacyScores maps the legacy detection summary's 1–5 severity:
+//
+//	1 → 10, 2 → 30, 3 → 50, 4 → 70, 5 → 90.
+var legacyScores = map[int]int{1: 10, 2: 30, 3: 50, 4: 70, 5: 90}
+
+// severity5 reads the legacy 1–5 rating. A number above 5 is taken as the
+// newer 1–100 scale; none at all falls back to the name.
+func severity5(f fields) (string, int) {
+	n, ok := f.num("Severity")
+	switch {
+	case ok && legacyScores[n] > 0:
+		return f.str("Severity"), legacyScores[n]
+	case ok && n > 5:
+		return f.str("Severity"), alert.Clamp(n)
+	}
+	name := f.str("SeverityName")
+	return name, scoreFromName(name)
+}
+
+func scoreFromName(name string) int {
+	switch strings.ToLower(name) {
+	case "critical":
+		return 90
+	case "high":
+		return 70
+	case "medium":
+		return 50
+	case "low":
+		return 30
+	case "informational", "info":
+		return 10
+	}
+	return 0
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func uniq(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" && !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -1,0 +1,334 @@
+package crowdstrike
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+)
+
+// Default simulator settings.
+const (
+	SimClientID     = "bannin-sim-client"
+	SimClientSecret = "bannin-sim-secret"
+	simCID          = "5e5e5e5e5e5e4a4a9b9b5e5e5e5e5e5e"
+)
+
+// Containment states the simulator reports in a device's status.
+const (
+	StatusNormal    = "normal"
+	StatusContained = "contained"
+)
+
+// Sim simulates the parts of the CrowdStrike Falcon API bannin uses: OAuth2
+// tokens, the Alerts API (query ids, then fetch entities) and the Hosts API
+// (device details, contain and lift_containment). It is an http.Handler;
+// serve it with httptest.NewServer or `bannin sim crowdstrike --listen`.
+// All methods are safe for concurrent use.
+type Sim struct {
+	mu         sync.Mutex
+	id, secret string
+	now        func() time.Time
+	ttl        time.Duration
+	latency    time.Duration
+	retryAfter time.Duration
+
+	tokens  map[string]time.Time // bearer token → expiry
+	issued  int
+	alerts  []*simAlert
+	byID    map[string]*simAlert
+	devices map[string]*simDevice
+	calls   map[string]int
+	ledger  []LedgerEntry
+	denied  map[string]bool
+	failN   int
+	failSt  int
+	seq     int
+
+	mux *http.ServeMux
+}
+
+// LedgerEntry is one containment call the simulator received.
+type LedgerEntry struct {
+	At     time.Time
+	AID    string
+	Action string // "contain" or "lift_containment"
+	Key    string // X-Bannin-Idempotency-Key, else action+":"+AID
+	Status int    // HTTP status answered
+}
+
+type simAlert struct {
+	id      string
+	seq     int
+	created time.Time
+	f       fields
+	raw     json.RawMessage
+}
+
+type simDevice struct {
+	record map[string]any // device fields learned from alerts
+	status string
+}
+
+// SimOption configures a Sim.
+type SimOption func(*Sim)
+
+// WithCredentials sets the client id and secret the simulator accepts.
+func WithCredentials(id, secret string) SimOption {
+	return func(s *Sim) { s.id, s.secret = id, secret }
+}
+
+// WithClock sets the simulator's clock (token expiry, assigned
+// created_timestamp, ledger times), so replays run on virtual time.
+func WithClock(now func() time.Time) SimOption { return func(s *Sim) { s.now = now } }
+
+// WithTokenTTL sets how long issued tokens stay valid (default 30 minutes,
+// as CrowdStrike's expires_in 1799).
+func WithTokenTTL(d time.Duration) SimOption { return func(s *Sim) { s.ttl = d } }
+
+// WithLatency delays every answer by d (or until the request is cancelled).
+func WithLatency(d time.Duration) SimOption { return func(s *Sim) { s.latency = d } }
+
+// WithRetryAfter sets the Retry-After sent with injected 429s (default 2 s).
+func WithRetryAfter(d time.Duration) SimOption { return func(s *Sim) { s.retryAfter = d } }
+
+// NewSim returns an empty simulator.
+func NewSim(opts ...SimOption) *Sim {
+	s := &Sim{
+		id: SimClientID, secret: SimClientSecret,
+		now: time.Now, ttl: 1799 * time.Second, retryAfter: 2 * time.Second,
+		tokens: map[string]time.Time{}, byID: map[string]*simAlert{},
+		devices: map[string]*simDevice{}, calls: map[string]int{}, denied: map[string]bool{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.routes()
+	return s
+}
+
+var _ connector.Simulator = (*Sim)(nil)
+
+// Credentials implements connector.Simulator.
+func (s *Sim) Credentials() (id, secret string) { return s.id, s.secret }
+
+// Inject queues Alerts API alert objects for the pull API. A missing
+// composite_id or created_timestamp is assigned (the clock's time; inject in
+// order for ascending times), and the host named by agent_id/device is
+// learned so that it can be contained. Payloads are kept byte for byte
+// otherwise.
+func (s *Sim) Inject(payloads ...[]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range payloads {
+		if err := s.injectLocked(p); err != nil {
+			return fmt.Errorf("crowdstrike sim: inject payload %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sim) injectLocked(p []byte) error {
+	f, err := parseObject(p)
+	if err != nil {
+		return err
+	}
+	if f.has("metadata") && f.has("event") {
+		return fmt.Errorf("takes Alerts API alert objects, not Event Streams events")
+	}
+	raw := compact(p)
+	s.seq++
+	aid := f.first("agent_id", "source_endpoint_sensor_id")
+	if aid == "" {
+		aid = f.obj("device").str("device_id")
+	}
+	if !f.has("created_timestamp") {
+		raw = prepend(raw, "created_timestamp", timeText(s.now()))
+	}
+	if !f.has("composite_id") {
+		raw = prepend(raw, "composite_id", fmt.Sprintf("%s:ind:%s:%d-%d-%d", simCID, aid, 100000+s.seq, 5700+s.seq%100, s.seq))
+	}
+	if f, err = parseObject(raw); err != nil {
+		return err
+	}
+	a := &simAlert{id: f.str("composite_id"), seq: s.seq, created: f.time("created_timestamp"), f: f, raw: raw}
+	if _, dup := s.byID[a.id]; dup {
+		return fmt.Errorf("composite_id %q injected twice", a.id)
+	}
+	s.alerts = append(s.alerts, a)
+	s.byID[a.id] = a
+	if aid != "" {
+		s.learnLocked(aid, f)
+	}
+	return nil
+}
+
+// compact removes white space outside strings so alerts sit on one line in
+// API answers; it returns p unchanged if that fails.
+func compact(p []byte) json.RawMessage {
+	var b bytes.Buffer
+	if json.Compact(&b, p) != nil {
+		return clone(p)
+	}
+	return b.Bytes()
+}
+
+// prepend adds "key":"value" as the first member of the object raw.
+func prepend(raw json.RawMessage, key, value string) json.RawMessage {
+	kv, _ := json.Marshal(map[string]string{key: value})
+	body := bytes.TrimSpace(raw[1:])
+	if len(body) > 0 && body[0] != '}' {
+		kv[len(kv)-1] = ','
+	} else {
+		kv = kv[:len(kv)-1]
+	}
+	return append(kv, body...)
+}
+
+func (s *Sim) learnLocked(aid string, f fields) {
+	d := s.devices[aid]
+	if d == nil {
+		d = &simDevice{record: map[string]any{}, status: StatusNormal}
+		s.devices[aid] = d
+	}
+	dev := f.obj("device")
+	var rec map[string]any
+	if json.Unmarshal(f["device"], &rec) == nil {
+		maps.Copy(d.record, rec)
+	}
+	if dev.str("hostname") == "" {
+		if h := f.first("source_endpoint_host_name", "target_endpoint_host_name"); h != "" {
+			d.record["hostname"] = h
+		}
+	}
+	d.record["device_id"] = aid
+	d.record["cid"] = simCID
+}
+
+// AddDevice registers a host the API knows without any alert, in status
+// "normal".
+func (s *Sim) AddDevice(aid, hostname string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.learnLocked(aid, fields{"source_endpoint_host_name": mustJSON(hostname)})
+}
+
+// Contained implements connector.Simulator.
+func (s *Sim) Contained(hostID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.devices[hostID]
+	return d != nil && d.status == StatusContained
+}
+
+// DeviceStatus returns a known device's status ("normal", "contained").
+func (s *Sim) DeviceStatus(aid string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.devices[aid]; d != nil {
+		return d.status, true
+	}
+	return "", false
+}
+
+// Calls implements connector.Simulator: containment calls received per
+// idempotency key (X-Bannin-Idempotency-Key, else action+":"+AID).
+func (s *Sim) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// Ledger returns every contain and lift_containment call in arrival order.
+func (s *Sim) Ledger() []LedgerEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]LedgerEntry(nil), s.ledger...)
+}
+
+// FailNext implements connector.Simulator: the next n requests (token
+// requests included) answer status in CrowdStrike's error shape; 429s carry
+// Retry-After and X-RateLimit-* headers.
+func (s *Sim) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failSt = n, status
+}
+
+// ExpireTokens invalidates every issued token, as if they had expired, so
+// that a client's refresh-on-401 can be tested without waiting.
+func (s *Sim) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+}
+
+// TokensIssued returns how many tokens the simulator has issued.
+func (s *Sim) TokensIssued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
+}
+
+// Scopes the simulator can deny, in CrowdStrike's console wording.
+const (
+	ScopeAlertsRead = "Alerts: Read"
+	ScopeHostsRead  = "Hosts: Read"
+	ScopeHostsWrite = "Hosts: Write"
+)
+
+// DenyScope makes calls needing scope answer 403, as for an API client
+// created without it.
+func (s *Sim) DenyScope(scope string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[scope] = true
+}
+
+// AlertIDs returns the composite ids of the injected alerts in injection
+// order.
+func (s *Sim) AlertIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, len(s.alerts))
+	for i, a := range s.alerts {
+		ids[i] = a.id
+	}
+	return ids
+}
+
+// Describe is a human-readable summary of the credentials and endpoints.
+func (s *Sim) Describe() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "CrowdStrike Falcon API simulator\n")
+	fmt.Fprintf(&b, "  client id:     %s\n  client secret: %s\n", s.id, s.secret)
+	fmt.Fprintf(&b, "  POST /oauth2/token                          form client_id, client_secret → bearer token (%d s)\n", int(s.ttl.Seconds()))
+	fmt.Fprintf(&b, "  GET  /alerts/queries/alerts/v2              filter (FQL), sort, limit, offset, after → composite ids\n")
+	fmt.Fprintf(&b, "  POST /alerts/entities/alerts/v2             {\"composite_ids\":[…]} → alerts\n")
+	fmt.Fprintf(&b, "  GET  /devices/entities/devices/v2?ids=AID   → device_id, hostname, status\n")
+	fmt.Fprintf(&b, "  POST /devices/entities/devices-actions/v2?action_name=contain|lift_containment  {\"ids\":[AID]}\n")
+	aids := make([]string, 0, len(s.devices))
+	for aid := range s.devices {
+		aids = append(aids, aid)
+	}
+	sort.Strings(aids)
+	fmt.Fprintf(&b, "  %d alerts, %d devices\n", len(s.alerts), len(aids))
+	for _, aid := range aids {
+		fmt.Fprintf(&b, "    %s  %v  %s\n", aid, s.devices[aid].record["hostname"], s.devices[aid].status)
+	}
+	return b.String()
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}

@@ -1,0 +1,239 @@
+package crowdstrike
+
+import (
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The simulator understands a subset of FQL: clauses field:[op]value joined
+// by + (and) and , (or, binding looser), with op one of >= <= > < ! or none,
+// and values bare or in single or double quotes. Time fields compare as
+// times, numeric fields as numbers, other fields as case-insensitive text;
+// nested fields use dots (device.hostname).
+
+var (
+	timeFields = map[string]bool{"created_timestamp": true, "timestamp": true, "updated_timestamp": true, "context_timestamp": true}
+	numFields  = map[string]bool{"severity": true, "confidence": true, "pattern_id": true}
+)
+
+type predicate func(*simAlert) bool
+
+type clause struct {
+	field, op, value string
+}
+
+// parseFQL compiles filter; an empty filter matches everything.
+func parseFQL(filter string) (predicate, error) {
+	if strings.TrimSpace(filter) == "" {
+		return func(*simAlert) bool { return true }, nil
+	}
+	var alts [][]clause
+	for _, alt := range splitOutside(filter, ',') {
+		var all []clause
+		for _, c := range splitOutside(alt, '+') {
+			cl, err := parseClause(c)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, cl)
+		}
+		alts = append(alts, all)
+	}
+	return func(a *simAlert) bool {
+		return slices.ContainsFunc(alts, func(all []clause) bool {
+			for _, c := range all {
+				if !c.match(a) {
+					return false
+				}
+			}
+			return true
+		})
+	}, nil
+}
+
+// splitOutside splits s at sep where sep is not inside quotes.
+func splitOutside(s string, sep byte) []string {
+	var out []string
+	var quote byte
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '\'' || c == '"'):
+			quote = c
+		case quote == 0 && c == sep:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+func parseClause(c string) (clause, error) {
+	field, rest, ok := strings.Cut(strings.TrimSpace(c), ":")
+	if !ok || field == "" || strings.ContainsAny(field, "()") {
+		return clause{}, fmt.Errorf("invalid filter clause %q: want field:value", c)
+	}
+	op := ""
+	for _, o := range []string{">=", "<=", ">", "<", "!"} {
+		if strings.HasPrefix(rest, o) {
+			op, rest = o, rest[len(o):]
+			break
+		}
+	}
+	v := strings.TrimSpace(rest)
+	if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
+		v = v[1 : len(v)-1]
+	}
+	if timeFields[field] && parseTime(v).IsZero() {
+		return clause{}, fmt.Errorf("invalid time %q for %s", v, field)
+	}
+	if numFields[field] && op != "" && op != "!" {
+		if _, err := strconv.Atoi(v); err != nil {
+			return clause{}, fmt.Errorf("invalid number %q for %s", v, field)
+		}
+	}
+	return clause{field: field, op: op, value: v}, nil
+}
+
+func (c clause) match(a *simAlert) bool {
+	r := compareField(a, c.field, c.value)
+	if r == nil {
+		return c.op == "!"
+	}
+	switch c.op {
+	case ">=":
+		return *r >= 0
+	case "<=":
+		return *r <= 0
+	case ">":
+		return *r > 0
+	case "<":
+		return *r < 0
+	case "!":
+		return *r != 0
+	}
+	return *r == 0
+}
+
+// compareField compares the alert's field with v; nil when the alert lacks
+// the field or its value cannot be compared.
+func compareField(a *simAlert, field, v string) *int {
+	var r int
+	switch {
+	case timeFields[field]:
+		t := fieldOf(a, field).time(leaf(field))
+		if t.IsZero() {
+			return nil
+		}
+		r = t.Compare(parseTime(v))
+	case numFields[field]:
+		n, ok := fieldOf(a, field).num(leaf(field))
+		w, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			return nil
+		}
+		r = cmp.Compare(n, w)
+	default:
+		s := fieldOf(a, field).str(leaf(field))
+		r = cmp.Compare(strings.ToLower(s), strings.ToLower(v))
+	}
+	return &r
+}
+
+// fieldOf returns the object holding a dotted field.
+func fieldOf(a *simAlert, field string) fields {
+	f := a.f
+	parts := strings.Split(field, ".")
+	for _, p := range parts[:len(parts)-1] {
+		f = f.obj(p)
+	}
+	return f
+}
+
+func leaf(field string) string { return field[strings.LastIndexByte(field, '.')+1:] }
+
+// parseSort reads field|asc, field|desc or field.asc; the default is the
+// newest created_timestamp first. Ties keep injection order.
+func parseSort(s string) (func(a, b *simAlert) int, error) {
+	field, dir := "created_timestamp", "desc"
+	if s = strings.TrimSpace(s); s != "" {
+		i := strings.LastIndexAny(s, "|.")
+		if i < 0 {
+			field, dir = s, "asc"
+		} else {
+			field, dir = s[:i], strings.ToLower(s[i+1:])
+		}
+	}
+	if dir != "asc" && dir != "desc" {
+		return nil, fmt.Errorf("invalid sort direction %q: want asc or desc", dir)
+	}
+	return func(a, b *simAlert) int {
+		r := sortKey(a, b, field)
+		if dir == "desc" {
+			r = -r
+		}
+		return cmp.Or(r, cmp.Compare(a.seq, b.seq))
+	}, nil
+}
+
+func sortKey(a, b *simAlert, field string) int {
+	switch {
+	case field == "created_timestamp":
+		return a.created.Compare(b.created)
+	case timeFields[field]:
+		return fieldOf(a, field).time(leaf(field)).Compare(fieldOf(b, field).time(leaf(field)))
+	case numFields[field]:
+		x, _ := fieldOf(a, field).num(leaf(field))
+		y, _ := fieldOf(b, field).num(leaf(field))
+		return cmp.Compare(x, y)
+	}
+	return cmp.Compare(fieldOf(a, field).str(leaf(field)), fieldOf(b, field).str(leaf(field)))
+}
+
+// matching returns the ids of the alerts pred accepts, sorted.
+func (s *Sim) matching(pred predicate, order func(a, b *simAlert) int) []string {
+	s.mu.Lock()
+	var hits []*simAlert
+	for _, a := range s.alerts {
+		if pred(a) {
+			hits = append(hits, a)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortStableFunc(hits, order)
+	ids := make([]string, len(hits))
+	for i, a := range hits {
+		ids[i] = a.id
+	}
+	return ids
+}
+
+func encodeAfter(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(offset)))
+}
+
+func decodeAfter(tok string) (int, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := strings.CutPrefix(string(b), "offset:")
+	if !ok {
+		return 0, fmt.Errorf("bad token")
+	}
+	v, err := strconv.Atoi(n)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad token")
+	}
+	return v, nil
+}
+
+// timeText formats a time the way CrowdStrike writes created_timestamp.
+func timeText(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

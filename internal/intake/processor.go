@@ -1,0 +1,250 @@
+package intake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/jobs"
+	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/triage"
+)
+
+// SourceInfo is what intake needs to know about one source of one tenant.
+type SourceInfo struct {
+	Tenant  *triage.Tenant
+	Vendor  string
+	Decoder connector.Decoder
+	Secret  []byte // webhook secret; nil when the webhook is not enabled
+}
+
+// Directory resolves tenants and their sources.
+type Directory interface {
+	Source(tenant, source string) (SourceInfo, error)
+}
+
+// ErrUnknown is returned by a Directory for an unknown tenant or source.
+var ErrUnknown = errors.New("unknown tenant or source")
+
+// JobInserter queues jobs in a transaction.
+type JobInserter interface {
+	Insert(ctx context.Context, tx *sql.Tx, args ...river.JobArgs) error
+}
+
+// Stats counts what the processor did, for replay output and the demo:
+// Received, Accepted and Quarantined count payloads; Duplicates (the same
+// alert again, or the same event folded) and Suppressed count alerts.
+type Stats struct {
+	Received, Accepted, Duplicates, Quarantined, Suppressed int
+}
+
+// Processor decodes and triages inbox rows in batches, each batch in one
+// transaction with the jobs it causes.
+type Processor struct {
+	db      *sqlstore.DB
+	dir     Directory
+	jobs    JobInserter
+	log     *slog.Logger
+	wake    chan struct{}
+	batch   int
+	mu      sync.Mutex
+	stats   Stats
+	observe func(triage.Outcome)
+}
+
+// NewProcessor builds a processor. observe, if set, sees every outcome
+// (after its transaction committed is not guaranteed: use it for progress only).
+func NewProcessor(db *sqlstore.DB, dir Directory, j JobInserter, log *slog.Logger, observe func(triage.Outcome)) *Processor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), batch: 256, observe: observe}
+}
+
+// Wake tells the processor new rows are waiting.
+func (p *Processor) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the counts so far.
+func (p *Processor) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// Run processes until ctx ends. It polls every idle interval too, so rows
+// inserted by other nodes are picked up.
+func (p *Processor) Run(ctx context.Context, idle time.Duration) {
+	failures := 0
+	for ctx.Err() == nil {
+		n, err := p.Step(ctx)
+		if err != nil {
+			failures++
+			d := backoffDelay(failures, 50*time.Millisecond, 5*time.Second)
+			p.log.Error("triage batch failed; will retry", "err", err, "retry_in", d)
+			sleep(ctx, d)
+			continue
+		}
+		failures = 0
+		if n > 0 {
+			continue
+		}
+		t := time.NewTimer(idle)
+		select {
+		case <-ctx.Done():
+		case <-p.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// Step processes one batch and returns how many inbox rows it finished.
+func (p *Processor) Step(ctx context.Context) (int, error) {
+	var n int
+	var delta Stats
+	var outcomes []triage.Outcome
+	err := p.db.InTx(ctx, func(tx *sqlstore.Tx) error {
+		delta, outcomes = Stats{}, nil
+		items, err := tx.ClaimPending(ctx, p.batch)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		n = len(items)
+		if err := lockTenants(ctx, tx, items); err != nil {
+			return err
+		}
+		var args []river.JobArgs
+		for _, it := range items {
+			outs, err := p.one(ctx, tx, it, &delta)
+			if err != nil {
+				return err
+			}
+			for _, o := range outs {
+				args = append(args, jobArgs(it.Tenant, o)...)
+			}
+			outcomes = append(outcomes, outs...)
+		}
+		return p.jobs.Insert(ctx, tx.SQL(), args...)
+	})
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	p.stats.Received += delta.Received
+	p.stats.Accepted += delta.Accepted
+	p.stats.Duplicates += delta.Duplicates
+	p.stats.Quarantined += delta.Quarantined
+	p.stats.Suppressed += delta.Suppressed
+	p.mu.Unlock()
+	if p.observe != nil {
+		for _, o := range outcomes {
+			p.observe(o)
+		}
+	}
+	return n, nil
+}
+
+// lockTenants takes the per-tenant locks of a batch in a fixed order, so two
+// nodes never deadlock and never triage one tenant at once.
+func lockTenants(ctx context.Context, tx *sqlstore.Tx, items []sqlstore.InboxItem) error {
+	var ts []string
+	for _, it := range items {
+		ts = append(ts, it.Tenant)
+	}
+	slices.Sort(ts)
+	for _, t := range slices.Compact(ts) {
+		if err := tx.LockTenant(ctx, t); err != nil {
+			return fmt.Errorf("lock tenant %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// one decodes and triages one inbox row. Bad input is quarantined (an
+// outcome, not an error); only store failures are errors.
+func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxItem, st *Stats) ([]triage.Outcome, error) {
+	st.Received++
+	src, err := p.dir.Source(it.Tenant, it.Source)
+	if err != nil {
+		return nil, p.quarantine(ctx, tx, it, st, err.Error())
+	}
+	alerts, err := decode(src.Decoder, it.Payload)
+	if err != nil {
+		return nil, p.quarantine(ctx, tx, it, st, err.Error())
+	}
+	var outs []triage.Outcome
+	for i := range alerts {
+		a := &alerts[i]
+		a.Tenant, a.Source, a.Received = it.Tenant, it.Source, it.ReceivedAt
+		if a.VendorID == "" {
+			return nil, p.quarantine(ctx, tx, it, st, "decoded alert has no vendor id")
+		}
+		o, err := triage.Process(ctx, tx, src.Tenant, a, it.ID)
+		if err != nil {
+			return nil, fmt.Errorf("triage %s/%s %s: %w", it.Tenant, it.Source, a.VendorID, err)
+		}
+		switch o.Disposition {
+		case triage.Duplicate, sqlstore.DispositionFolded:
+			st.Duplicates++
+		case sqlstore.DispositionSuppressed:
+			st.Suppressed++
+		}
+		outs = append(outs, o)
+	}
+	st.Accepted++
+	return outs, tx.FinishInbox(ctx, it.ID, sqlstore.InboxDone, "", it.ReceivedAt)
+}
+
+// decode runs a vendor decoder, turning a panic into a quarantine reason.
+func decode(d connector.Decoder, payload []byte) (alerts []alert.Alert, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoder panicked: %v", r)
+		}
+	}()
+	return d.Decode(payload)
+}
+
+func (p *Processor) quarantine(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxItem, st *Stats, reason string) error {
+	st.Quarantined++
+	p.log.Warn("payload quarantined", "tenant", it.Tenant, "source", it.Source, "inbox", it.ID, "reason", reason)
+	if err := tx.FinishInbox(ctx, it.ID, sqlstore.InboxQuarantined, reason, it.ReceivedAt); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, sqlstore.AuditEntry{Tenant: it.Tenant, At: it.ReceivedAt, Actor: "bannin", Action: "payload.quarantined",
+		Object: fmt.Sprintf("inbox/%d", it.ID), Detail: reason})
+}
+
+func jobArgs(tenant string, o triage.Outcome) []river.JobArgs {
+	var out []river.JobArgs
+	for _, id := range o.Contain {
+		out = append(out, jobs.ContainArgs{Tenant: tenant, ActionID: id})
+	}
+	for _, id := range o.Notify {
+		out = append(out, jobs.NotifyArgs{Tenant: tenant, NotificationID: id})
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package response
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/jobs"
+)
+
+// MaxTries is how often a containment call is tried before it is failed.
+const MaxTries = 8
+
+// Store is what the containment worker reads and writes.
+type Store interface {
+	Action(ctx context.Context, tenant string, id int64) (*Action, error)
+	// SaveAction writes the action's new state with an audit entry.
+	SaveAction(ctx context.Context, a *Action, auditAction, detail string) error
+}
+
+// Responders finds the responder of a tenant's source.
+type Responders func(tenant, source string) (connector.Responder, error)
+
+// Worker carries out containment actions through the vendor's API.
+type Worker struct {
+	river.WorkerDefaults[jobs.ContainArgs]
+	Store      Store
+	Responders Responders
+	// Stamp returns the time to record on the action; replay stamps effects
+	// with the decision's virtual time.
+	Stamp func(a *Action) time.Time
+	Log   *slog.Logger
+}
+
+// Work runs one containment action. A repeated run after a crash finds the
+// action done (or the host already in the asked state) and calls nothing.
+func (w *Worker) Work(ctx context.Context, job *river.Job[jobs.ContainArgs]) error {
+	act, err := w.Store.Action(ctx, job.Args.Tenant, job.Args.ActionID)
+	if err != nil {
+		return err
+	}
+	if act.State != StateRequested {
+		return nil // done, failed or waiting for approval: nothing to run
+	}
+	resp, err := w.Responders(act.Tenant, act.Source)
+	if err != nil {
+		return w.fail(ctx, act, fmt.Sprintf("no responder: %v", err))
+	}
+	act.Attempts++
+	t := connector.Target{HostID: act.HostID, HostName: act.HostKey}
+	var res connector.Result
+	if act.Kind == KindRelease {
+		res, err = resp.Release(ctx, t, act.Key)
+	} else {
+		res, err = resp.Isolate(ctx, t, act.Key)
+	}
+	if err == nil {
+		act.State, act.Detail, act.UpdatedAt = StateDone, doneDetail(act, res), w.Stamp(act)
+		return w.Store.SaveAction(ctx, act, "action.done", act.Detail)
+	}
+	return w.retryOrFail(ctx, act, err)
+}
+
+func doneDetail(a *Action, r connector.Result) string {
+	d := fmt.Sprintf("%s %s: accepted by the vendor", a.Kind, a.HostKey)
+	if r.Already {
+		d = fmt.Sprintf("%s %s: the host was already in that state; no call made", a.Kind, a.HostKey)
+	}
+	if r.Detail != "" {
+		d += " (" + r.Detail + ")"
+	}
+	return d
+}
+
+func (w *Worker) retryOrFail(ctx context.Context, act *Action, err error) error {
+	var re *connector.RetryableError
+	if !errors.As(err, &re) {
+		return w.fail(ctx, act, err.Error())
+	}
+	if act.Attempts >= MaxTries {
+		return w.fail(ctx, act, fmt.Sprintf("gave up after %d tries: %v", act.Attempts, err))
+	}
+	act.Detail, act.UpdatedAt = fmt.Sprintf("try %d failed, will retry: %v", act.Attempts, err), w.Stamp(act)
+	if serr := w.Store.SaveAction(ctx, act, "action.retry", act.Detail); serr != nil {
+		return serr
+	}
+	w.Log.Warn("containment call failed; retrying", "tenant", act.Tenant, "incident", act.Incident, "host", act.HostKey, "err", err)
+	if re.After > 0 {
+		return river.JobSnooze(re.After) // the vendor said when; our own try count bounds it
+	}
+	return err
+}
+
+func (w *Worker) fail(ctx context.Context, act *Action, why string) error {
+	act.State, act.Detail, act.UpdatedAt = StateFailed, why, w.Stamp(act)
+	if err := w.Store.SaveAction(ctx, act, "action.failed", why); err != nil {
+		return err
+	}
+	w.Log.Error("containment failed", "tenant", act.Tenant, "incident", act.Incident, "host", act.HostKey, "why", why)
+	return river.JobCancel(errors.New(why))
+}

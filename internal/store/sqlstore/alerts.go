@@ -1,0 +1,144 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+)
+
+// AlertRow is a decoded alert as stored, with what triage did with it.
+type AlertRow struct {
+	ID          int64
+	InboxID     int64
+	IncidentID  int64 // 0 when the alert joined no incident
+	Disposition string
+	Reason      string
+	Score       int
+	Alert       alert.Alert
+}
+
+// Alert dispositions.
+const (
+	DispositionNew        = "new"        // opened an incident
+	DispositionGrouped    = "grouped"    // joined an open incident (same host or spread)
+	DispositionFolded     = "folded"     // the same event again (fingerprint)
+	DispositionSuppressed = "suppressed" // allowlisted or a rule suppressed it
+	DispositionLow        = "low"        // below attention, kept for the monthly report
+)
+
+// AlertSeen reports whether this vendor alert was already stored (the same
+// alert delivered twice, e.g. by the poller and the webhook).
+func (tx *Tx) AlertSeen(ctx context.Context, tenant, source, vendorID string) (bool, error) {
+	var one int
+	err := tx.tx.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE tenant=$1 AND source=$2 AND vendor_id=$3`,
+		tenant, source, vendorID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("alert seen: %w", err)
+	}
+	return true, nil
+}
+
+// InsertAlert stores a decoded alert.
+func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
+	a := &r.Alert
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode alert: %w", err)
+	}
+	var inc any
+	if r.IncidentID != 0 {
+		inc = r.IncidentID
+	}
+	id, err := insertID(ctx, tx.tx, `INSERT INTO alerts (tenant, source, vendor, vendor_id, inbox_id, incident_id,
+		disposition, fingerprint, pattern, host_key, sha256, score, reason, event_time, received_at, data)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
+		a.Tenant, a.Source, a.Vendor, a.VendorID, r.InboxID, inc, r.Disposition, a.Fingerprint(), a.Pattern(),
+		alert.HostKey(a.Host), a.SuspiciousHash(), r.Score, r.Reason, micros(a.EventTime), micros(a.Received), string(data))
+	if err != nil {
+		return fmt.Errorf("insert alert %s: %w", a.VendorID, err)
+	}
+	r.ID = id
+	return nil
+}
+
+// Prevalence counts, over alerts of a tenant since a time, the distinct hosts
+// and distinct days on which a pattern fired.
+func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time.Time) (hosts, days int, err error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT host_key, received_at FROM alerts
+		WHERE tenant=$1 AND pattern=$2 AND received_at >= $3`, tenant, pattern, micros(since))
+	if err != nil {
+		return 0, 0, fmt.Errorf("prevalence: %w", err)
+	}
+	defer rows.Close()
+	hs, ds := map[string]bool{}, map[int64]bool{}
+	for rows.Next() {
+		var h string
+		var at int64
+		if err := rows.Scan(&h, &at); err != nil {
+			return 0, 0, err
+		}
+		hs[h] = true
+		ds[at/int64(24*time.Hour/time.Microsecond)] = true
+	}
+	return len(hs), len(ds), rows.Err()
+}
+
+// IncidentAlerts returns the alerts of an incident, oldest first.
+func (db *DB) IncidentAlerts(ctx context.Context, tenant string, incidentID int64) ([]AlertRow, error) {
+	return alertRows(ctx, db.sql, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
+}
+
+// IncidentAlerts returns the alerts of an incident inside the transaction.
+func (tx *Tx) IncidentAlerts(ctx context.Context, tenant string, incidentID int64) ([]AlertRow, error) {
+	return alertRows(ctx, tx.tx, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
+}
+
+// DispositionCounts counts a tenant's alerts per disposition.
+func (db *DB) DispositionCounts(ctx context.Context, tenant string) (map[string]int, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT disposition, COUNT(*) FROM alerts WHERE tenant=$1 GROUP BY disposition`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("count alerts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var d string
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, err
+		}
+		out[d] = n
+	}
+	return out, rows.Err()
+}
+
+func alertRows(ctx context.Context, q queryer, where string, args ...any) ([]AlertRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, inbox_id, incident_id, disposition, reason, score, data FROM alerts `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertRow
+	for rows.Next() {
+		var r AlertRow
+		var inc sql.NullInt64
+		var data string
+		if err := rows.Scan(&r.ID, &r.InboxID, &inc, &r.Disposition, &r.Reason, &r.Score, &data); err != nil {
+			return nil, err
+		}
+		r.IncidentID = inc.Int64
+		if err := json.Unmarshal([]byte(data), &r.Alert); err != nil {
+			return nil, fmt.Errorf("alert %d: %w", r.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AuditEntry is one state change, who made it and why.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	Tenant string    `json:"tenant"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`  // "bannin" for automatic decisions, else the person
+	Action string    `json:"action"` // e.g. incident.opened, action.done
+	Object string    `json:"object"` // e.g. INC-000012
+	Detail string    `json:"detail"`
+}
+
+// Audit appends an entry to the audit log.
+func (tx *Tx) Audit(ctx context.Context, e AuditEntry) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ($1,$2,$3,$4,$5,$6)`,
+		e.Tenant, micros(e.At), e.Actor, e.Action, e.Object, e.Detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AuditLog returns a tenant's audit entries, oldest first.
+func (db *DB) AuditLog(ctx context.Context, tenant string) ([]AuditEntry, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, tenant, at, actor, action, object, detail FROM audit
+		WHERE tenant=$1 ORDER BY id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Tenant, &at, &e.Actor, &e.Action, &e.Object, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// TenantRecord is a tenant as applied to the store: its file and its sealed
+// secrets.
+type TenantRecord struct {
+	ID        string
+	Name      string
+	Config    []byte // the tenant file
+	Secrets   string // sealed with secret.Box; never plain text at rest
+	UpdatedAt time.Time
+}
+
+// PutTenant stores or replaces a tenant, audited.
+func (db *DB) PutTenant(ctx context.Context, t TenantRecord, actor string) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO tenants (id, name, config, secrets, updated_at) VALUES ($1,$2,$3,$4,$5)
+			ON CONFLICT (id) DO UPDATE SET name=excluded.name, config=excluded.config, secrets=excluded.secrets,
+			updated_at=excluded.updated_at`, t.ID, t.Name, string(t.Config), t.Secrets, micros(t.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("put tenant %s: %w", t.ID, err)
+		}
+		return tx.Audit(ctx, AuditEntry{Tenant: t.ID, At: t.UpdatedAt, Actor: actor, Action: "tenant.applied", Object: t.ID,
+			Detail: fmt.Sprintf("%d bytes of configuration", len(t.Config))})
+	})
+}
+
+// Tenant loads a stored tenant.
+func (db *DB) Tenant(ctx context.Context, id string) (*TenantRecord, error) {
+	var t TenantRecord
+	var cfg string
+	var at int64
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, config, secrets, updated_at FROM tenants WHERE id=$1`, id).
+		Scan(&t.ID, &t.Name, &cfg, &t.Secrets, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	t.Config, t.UpdatedAt = []byte(cfg), fromMicros(at)
+	return &t, nil
+}

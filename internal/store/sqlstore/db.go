@@ -1,0 +1,133 @@
+// Package sqlstore is bannin's storage over database/sql. Both dialects
+// (SQLite and PostgreSQL) share these queries: they are written in the subset
+// of SQL both accept ($N placeholders, RETURNING, integer times in unix
+// microseconds, JSON as text), while each dialect keeps its own DDL
+// migrations and its own locking statements (see Dialect).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Dialect is what differs between the two databases at run time.
+type Dialect struct {
+	Name string // "sqlite" or "postgres"
+	// ClaimSuffix ends the query that claims pending inbox rows, so that
+	// several nodes never claim the same row (PostgreSQL: FOR UPDATE SKIP
+	// LOCKED); SQLite has one writer and needs none.
+	ClaimSuffix string
+	// TenantLock serialises triage per tenant across nodes; empty when the
+	// database has a single writer anyway.
+	TenantLock string
+}
+
+// SQLite and Postgres are the two dialects.
+var (
+	SQLite   = Dialect{Name: "sqlite"}
+	Postgres = Dialect{
+		Name:        "postgres",
+		ClaimSuffix: " FOR UPDATE SKIP LOCKED",
+		TenantLock:  "SELECT pg_advisory_xact_lock(hashtext($1))",
+	}
+)
+
+// DB is a bannin store.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+}
+
+// New wraps an opened, migrated database.
+func New(db *sql.DB, d Dialect) *DB { return &DB{sql: db, dialect: d} }
+
+// SQL returns the underlying pool (River shares it).
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Dialect names the database kind.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// ErrNotFound is returned when a looked-up row does not exist (for this tenant).
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a change contradicts the row's current state.
+var ErrConflict = errors.New("conflict")
+
+// Tx is one transaction. All writes of one triage decision, and the jobs it
+// causes, go through one Tx.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+// SQL returns the transaction, for River's InsertManyTx.
+func (tx *Tx) SQL() *sql.Tx { return tx.tx }
+
+// InTx runs fn in a transaction, committing when fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	stx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: stx, dialect: db.dialect}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// LockTenant serialises work on one tenant until the transaction ends.
+func (tx *Tx) LockTenant(ctx context.Context, tenant string) error {
+	if tx.dialect.TenantLock == "" {
+		return nil
+	}
+	_, err := tx.tx.ExecContext(ctx, tx.dialect.TenantLock, tenant)
+	return err
+}
+
+// micros stores times as unix microseconds in both dialects.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// queryer is what both *sql.DB and *sql.Tx offer.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func insertID(ctx context.Context, q queryer, query string, args ...any) (int64, error) {
+	var id int64
+	if err := q.QueryRowContext(ctx, query+" RETURNING id", args...).Scan(&id); err != nil {
+		return 0, err
+	}
+	return id, nil
+}

@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/ticket"
+)
+
+const incidentCols = `id, tenant, status, verdict, priority, severity, score, needs_human, title, hosts, techniques,
+	evidence, alert_count, first_seen, last_seen, created_at, updated_at`
+
+func scanIncident(sc interface{ Scan(...any) error }) (*ticket.Incident, error) {
+	var in ticket.Incident
+	var status, verdict, prio string
+	var needs int
+	var hosts, techs, ev string
+	var first, last, created, updated int64
+	if err := sc.Scan(&in.ID, &in.Tenant, &status, &verdict, &prio, &in.Severity, &in.Score, &needs, &in.Title,
+		&hosts, &techs, &ev, &in.AlertCount, &first, &last, &created, &updated); err != nil {
+		return nil, err
+	}
+	in.Ref = ticket.RefFor(in.ID)
+	in.Status, in.Verdict, in.Priority = ticket.Status(status), ticket.Verdict(verdict), alert.Priority(prio)
+	in.NeedsHuman = needs != 0
+	in.FirstSeen, in.LastSeen = fromMicros(first), fromMicros(last)
+	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
+	for _, f := range []struct {
+		s string
+		v any
+	}{{hosts, &in.Hosts}, {techs, &in.Techniques}, {ev, &in.Evidence}} {
+		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
+			return nil, fmt.Errorf("incident %d: %w", in.ID, err)
+		}
+	}
+	return &in, nil
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// InsertIncident stores a new incident and sets its ID and Ref.
+func (tx *Tx) InsertIncident(ctx context.Context, in *ticket.Incident) error {
+	id, err := insertID(ctx, tx.tx, `INSERT INTO incidents (tenant, status, verdict, priority, severity, score,
+		needs_human, title, hosts, techniques, evidence, alert_count, first_seen, last_seen, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
+		in.Tenant, string(in.Status), string(in.Verdict), string(in.Priority), in.Severity, in.Score,
+		boolInt(in.NeedsHuman), in.Title, jsonText(nonNil(in.Hosts)), jsonText(nonNil(in.Techniques)),
+		jsonText(in.Evidence), in.AlertCount, micros(in.FirstSeen), micros(in.LastSeen),
+		micros(in.CreatedAt), micros(in.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert incident: %w", err)
+	}
+	in.ID, in.Ref = id, ticket.RefFor(id)
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// UpdateIncident writes back an incident's mutable fields.
+func (tx *Tx) UpdateIncident(ctx context.Context, in *ticket.Incident) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE incidents SET status=$1, verdict=$2, priority=$3, severity=$4, score=$5,
+		needs_human=$6, title=$7, hosts=$8, techniques=$9, evidence=$10, alert_count=$11, last_seen=$12, updated_at=$13
+		WHERE tenant=$14 AND id=$15`,
+		string(in.Status), string(in.Verdict), string(in.Priority), in.Severity, in.Score, boolInt(in.NeedsHuman),
+		in.Title, jsonText(nonNil(in.Hosts)), jsonText(nonNil(in.Techniques)), jsonText(in.Evidence), in.AlertCount,
+		micros(in.LastSeen), micros(in.UpdatedAt), in.Tenant, in.ID)
+	if err != nil {
+		return fmt.Errorf("update incident %s: %w", in.Ref, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update incident %s: %w", in.Ref, ErrNotFound)
+	}
+	return nil
+}
+
+// Incident loads one incident of a tenant.
+func (db *DB) Incident(ctx context.Context, tenant string, id int64) (*ticket.Incident, error) {
+	return getIncident(ctx, db.sql, tenant, id)
+}
+
+// Incident loads one incident of a tenant inside the transaction.
+func (tx *Tx) Incident(ctx context.Context, tenant string, id int64) (*ticket.Incident, error) {
+	return getIncident(ctx, tx.tx, tenant, id)
+}
+
+func getIncident(ctx context.Context, q queryer, tenant string, id int64) (*ticket.Incident, error) {
+	in, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 AND id=$2`, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("incident %s of tenant %s: %w", ticket.RefFor(id), tenant, ErrNotFound)
+	}
+	return in, err
+}
+
+// Incidents lists a tenant's incidents, oldest first.
+func (db *DB) Incidents(ctx context.Context, tenant string) ([]*ticket.Incident, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 ORDER BY id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []*ticket.Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// OpenIncidentByFingerprint finds the open incident that already holds an
+// alert with this fingerprint.
+func (tx *Tx) OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) (*ticket.Incident, error) {
+	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
+		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND a.fingerprint=$2 ORDER BY i.id LIMIT 1`, tenant, fp)
+}
+
+// OpenIncidentByHost finds the newest open incident with an alert on the
+// host seen since the given time.
+func (tx *Tx) OpenIncidentByHost(ctx context.Context, tenant, hostKey string, since time.Time) (*ticket.Incident, error) {
+	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
+		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND a.host_key=$2 AND a.received_at >= $3
+		ORDER BY i.id DESC LIMIT 1`, tenant, hostKey, micros(since))
+}
+
+// OpenIncidentByHash finds an open incident holding an alert with this
+// SHA-256 on another host, seen since the given time (lateral spread).
+func (tx *Tx) OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey string, since time.Time) (*ticket.Incident, error) {
+	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
+		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND a.sha256=$2 AND a.host_key <> $3 AND a.received_at >= $4
+		ORDER BY i.id DESC LIMIT 1`, tenant, sha256, hostKey, micros(since))
+}
+
+func (tx *Tx) oneIncident(ctx context.Context, q string, args ...any) (*ticket.Incident, error) {
+	in, err := scanIncident(tx.tx.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil // absence is an answer here, not an error: the caller opens a new incident
+	}
+	return in, err
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AddNote appends a line to an incident's history.
+func (tx *Tx) AddNote(ctx context.Context, tenant string, incidentID int64, n ticket.Note) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ($1,$2,$3,$4,$5)`,
+		tenant, incidentID, micros(n.At), n.Author, n.Text)
+	if err != nil {
+		return fmt.Errorf("add note: %w", err)
+	}
+	return nil
+}
+
+// Notes returns an incident's history, oldest first.
+func (db *DB) Notes(ctx context.Context, tenant string, incidentID int64) ([]ticket.Note, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT at, author, text FROM notes WHERE tenant=$1 AND incident_id=$2 ORDER BY id`,
+		tenant, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list notes: %w", err)
+	}
+	defer rows.Close()
+	var out []ticket.Note
+	for rows.Next() {
+		var n ticket.Note
+		var at int64
+		if err := rows.Scan(&at, &n.Author, &n.Text); err != nil {
+			return nil, err
+		}
+		n.At = fromMicros(at)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

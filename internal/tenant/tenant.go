@@ -1,0 +1,235 @@
+// Package tenant holds one customer of the SOC as bannin knows it: the tenant
+// file of DESIGN.md (the contract with users), parsed strictly so that every
+// unknown key and bad value is reported with its line, and the few lookups
+// the other packages need (critical hosts, sources, assets).
+package tenant
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+)
+
+// Tenant is one customer: the parsed and validated tenant file, with its
+// defaults filled in and its secret files read.
+type Tenant struct {
+	ID       string
+	Name     string
+	Language string // ja or en: messages and reports
+	Timezone string // IANA name, e.g. Asia/Tokyo
+	// Location is Timezone loaded; clocks and rules work in it.
+	Location *time.Location
+
+	SeverityScale alert.Scale // highest first; alert.DefaultScale when absent
+	ServiceHours  string      // "24x7" (default) or "weekdays HH:MM-HH:MM"
+	Hours         Hours       // ServiceHours parsed
+	// AttentionMinSeverity is the lowest severity whose incidents need a
+	// human; below it they go to the monthly report.
+	AttentionMinSeverity string
+
+	Sources       []Source
+	CriticalHosts []string // host-name globs (path.Match syntax), matched case-insensitively
+	Containment   Containment
+	Allowlist     []AllowEntry
+	Contacts      map[string]Contact
+	Notify        []Route // first matching route wins
+	Rules         []Rule
+	Assets        []Asset // first matching host glob wins
+}
+
+// Source is one alert feed of the tenant: a vendor product reached by its API
+// (URL and credentials) or pushing to bannin's webhook, or both.
+type Source struct {
+	Name   string // unique within the tenant: [a-z0-9-]
+	Vendor string // the connector registry name
+
+	// WebhookSecretFile, when set, enables POST /v1/ingest/<tenant>/<source>;
+	// WebhookSecret is its content with surrounding white space removed.
+	WebhookSecretFile string
+	WebhookSecret     []byte
+
+	URL              string // vendor API base URL; empty in replay and demo
+	ClientIDFile     string
+	ClientSecretFile string
+	ClientID         string // read from ClientIDFile
+	ClientSecret     string // read from ClientSecretFile
+	Poll             time.Duration
+}
+
+// String describes the source without its secrets, so that logging a tenant
+// never leaks them.
+func (s Source) String() string {
+	return fmt.Sprintf("{Name:%s Vendor:%s URL:%s WebhookSecretFile:%s Poll:%s}",
+		s.Name, s.Vendor, s.URL, s.WebhookSecretFile, s.Poll)
+}
+
+// Mode is how eagerly bannin isolates an endpoint.
+type Mode string
+
+// The containment modes of seed 001/002.
+const (
+	IsolateFirst     Mode = "isolate_first"     // isolate at once, investigate after
+	InvestigateFirst Mode = "investigate_first" // an analyst decides every isolation
+	Hybrid           Mode = "hybrid"            // isolate at once except critical hosts
+)
+
+// Containment is the tenant's isolation rule.
+type Containment struct {
+	Mode Mode
+	// MinSeverity is the lowest severity that may isolate automatically.
+	MinSeverity string
+}
+
+// AllowEntry is one allowlist (PCR) result. An alert matches when every
+// matcher that is set matches; Hosts, when present, restricts the entry to
+// hosts matching one of its globs.
+type AllowEntry struct {
+	SHA256      string // lower-case hex
+	ProcessName string // compared case-insensitively
+	CommandLine string // contained in the alert's normalised command line
+	Hosts       []string
+	Rule        string // the vendor's rule id, exactly
+	Reason      string // kept with every suppression it causes
+}
+
+// Via is a notification channel.
+type Via string
+
+// The channels a route may use.
+const (
+	ViaEmail   Via = "email"
+	ViaPhone   Via = "phone"
+	ViaSlack   Via = "slack"
+	ViaWebhook Via = "webhook"
+)
+
+// Contact is a person or list the tenant wants told. Each channel has its own
+// address; Language overrides the tenant's.
+type Contact struct {
+	Name     string
+	Email    string
+	Phone    string
+	Slack    string // Slack incoming-webhook URL
+	Webhook  string
+	Language string
+}
+
+// Address returns the contact's address for a channel, or "".
+func (c Contact) Address(v Via) string {
+	switch v {
+	case ViaEmail:
+		return c.Email
+	case ViaPhone:
+		return c.Phone
+	case ViaSlack:
+		return c.Slack
+	case ViaWebhook:
+		return c.Webhook
+	}
+	return ""
+}
+
+// Route sends incidents of the listed severities to its recipients.
+type Route struct {
+	Severities []string
+	To         []Recipient
+}
+
+// Recipient names a contact and the channel to reach it by.
+type Recipient struct {
+	Contact string
+	Via     Via
+}
+
+// Rule is a tenant rule: when the CEL expression When holds, Set applies.
+type Rule struct {
+	Name string
+	When string // CEL over alert, incident, asset and time; must be bool
+	Set  Outcome
+	Line int // line of When in the tenant file, for messages
+}
+
+// Outcome is what a matching rule sets. Empty fields leave the value alone.
+type Outcome struct {
+	Severity string
+	Priority alert.Priority
+	Suppress bool
+	Reason   string
+}
+
+// Asset roles of seed M4.
+const (
+	RolePC       = "pc"
+	RoleServer   = "server"
+	RoleBusiness = "business"
+)
+
+// Asset is what the tenant tells about some of its hosts.
+type Asset struct {
+	Host     string // host-name glob
+	Role     string // pc, server or business
+	Critical bool   // treated as a critical host
+	Groups   []string
+}
+
+// Hours is a parsed service_hours value.
+type Hours struct {
+	Always bool // 24x7
+	// Start and End bound the weekday service window, as offsets from
+	// midnight in the tenant's zone; zero when Always.
+	Start, End time.Duration
+}
+
+// Source returns the tenant's source with the given name.
+func (t *Tenant) Source(name string) (*Source, bool) {
+	for i := range t.Sources {
+		if t.Sources[i].Name == name {
+			return &t.Sources[i], true
+		}
+	}
+	return nil, false
+}
+
+// IsCritical reports whether a host is never isolated without a human: its
+// name matches critical_hosts, or an asset marked critical.
+func (t *Tenant) IsCritical(hostName string) bool {
+	if MatchHost(t.CriticalHosts, hostName) {
+		return true
+	}
+	a, ok := t.Asset(hostName)
+	return ok && a.Critical
+}
+
+// Asset returns the first asset whose host glob matches hostName.
+func (t *Tenant) Asset(hostName string) (Asset, bool) {
+	for _, a := range t.Assets {
+		if MatchHost([]string{a.Host}, hostName) {
+			return a, true
+		}
+	}
+	return Asset{}, false
+}
+
+// MatchHost reports whether hostName matches one of the globs. Matching is
+// case-insensitive and tries both the short name (up to the first dot) and
+// the full name, so "srv-*" matches "SRV-01.corp.example".
+func MatchHost(patterns []string, hostName string) bool {
+	full := strings.ToLower(strings.TrimSpace(hostName))
+	if full == "" {
+		return false
+	}
+	short := alert.HostKey(alert.Host{Name: hostName})
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		if ok, _ := path.Match(p, short); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, full); ok && full != short {
+			return true
+		}
+	}
+	return false
+}
