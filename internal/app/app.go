@@ -26,7 +26,6 @@ import (
 	"github.com/bannin-soc/bannin/internal/store/sqlite"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
-	"github.com/bannin-soc/bannin/internal/triage"
 )
 
 // Config is everything an App needs; cmd/bannin fills it from flags.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common"
 	"cel.dev/cel-go/ext"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -90,7 +91,7 @@ func compile(r tenant.Rule) (cel.Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rule environment: %w", err)
 	}
-	ast, iss := e.Compile(r.When)
+	ast, iss := e.CompileSource(common.NewStringSource(r.When, "when"))
 	if iss.Err() != nil {
 		return nil, iss.Err()
 	}

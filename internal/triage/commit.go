@@ -70,7 +70,7 @@ func merge(t *Tenant, inc *ticket.Incident, a *alert.Alert, j judgement, level s
 		inc.Severity, inc.Score = level, j.score
 		inc.Title = title(a)
 	}
-	prefix := fmt.Sprintf("[%s] ", a.VendorID)
+	prefix := fmt.Sprintf("[%s@%s] ", orDash(a.Process.Name), alert.HostKey(a.Host))
 	if len(inc.Evidence) == 0 {
 		prefix = ""
 	}
@@ -88,7 +88,7 @@ func title(a *alert.Alert) string {
 	if name == "" {
 		name = a.Process.Name
 	}
-	return fmt.Sprintf("%s on %s", orDash(name), alert.HostKey(a.Host))
+	return orDash(name)
 }
 
 func reasonLine(inc *ticket.Incident, j judgement, level string) string {
@@ -204,7 +204,7 @@ func notify(ctx context.Context, st Store, t *Tenant, inc *ticket.Incident, befo
 	}
 	var ids []int64
 	for _, r := range t.Policy.Routes(inc.Severity) {
-		n := &sqlstore.Notification{Tenant: inc.Tenant, IncidentID: inc.ID, Channel: r.Via, Contact: r.ContactName,
+		n := &sqlstore.Notification{Tenant: inc.Tenant, IncidentID: inc.ID, Channel: string(r.Via), Contact: r.ContactName,
 			Address: r.Address, Language: r.Language, Kind: kind, State: "pending", CreatedAt: now}
 		if err := st.InsertNotification(ctx, n); err != nil {
 			return nil, err

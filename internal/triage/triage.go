@@ -148,7 +148,7 @@ func gather(ctx context.Context, st Store, t *Tenant, a *alert.Alert, now time.T
 		return f, err
 	}
 	f.prevHosts, f.prevDays, f.prevalenceOK = hosts+1, days+1, true // this alert counts too
-	if h := a.SuspiciousHash(); h != "" && !f.isNoise(a.Score) {
+	if h := a.SuspiciousHash(); h != "" && suspicious(a) && !f.isNoise(a.Score) {
 		inc, err := st.OpenIncidentByHash(ctx, a.Tenant, h, alert.HostKey(a.Host), now.Add(-SpreadWindow))
 		if err != nil {
 			return f, err
@@ -158,6 +158,12 @@ func gather(ctx context.Context, st Store, t *Tenant, a *alert.Alert, now time.T
 		}
 	}
 	return f, nil
+}
+
+// suspicious reports whether an alert's hash is worth following to other
+// hosts: the product let it run and rates it at least medium.
+func suspicious(a *alert.Alert) bool {
+	return a.Score >= 50 && !a.Action.Mitigated()
 }
 
 // place finds the open incident the alert belongs to (same host within 24 h,

@@ -112,12 +112,12 @@ func testAlertSeen(t *testing.T, db *sqlstore.DB) {
 // Prevalence counts the distinct hosts and UTC days a pattern fired on.
 func testPrevalence(t *testing.T, db *sqlstore.DB) {
 	day := 24 * time.Hour
-	for i, a := range []alert.Alert{
+	for _, a := range []alert.Alert{
 		newAlert("a", "p1", "web01", hashA, t0),
-		newAlert("a", "p2", "web02", hashA, t0.Add(time.Hour)),      // same day, another host
-		newAlert("a", "p3", "web01", hashA, t0.Add(day)),            // same host, next day
-		newAlert("a", "p4", "web03", hashA, t0.Add(-15*day)),        // before the window
-		newAlert("b", "p5", "web04", hashA, t0.Add(2*day)),          // another tenant
+		newAlert("a", "p2", "web02", hashA, t0.Add(time.Hour)), // same day, another host
+		newAlert("a", "p3", "web01", hashA, t0.Add(day)),       // same host, next day
+		newAlert("a", "p4", "web03", hashA, t0.Add(-15*day)),   // before the window
+		newAlert("b", "p5", "web04", hashA, t0.Add(2*day)),     // another tenant
 		func() alert.Alert { // another pattern
 			x := newAlert("a", "p6", "web05", hashA, t0)
 			x.Rule = "Ransomware"
@@ -125,9 +125,9 @@ func testPrevalence(t *testing.T, db *sqlstore.DB) {
 		}(),
 	} {
 		insertAlert(t, db, 0, a)
-		_ = i
 	}
-	pattern := newAlert("a", "", "any", hashA, t0).Pattern()
+	probe := newAlert("a", "", "any", hashA, t0)
+	pattern := probe.Pattern()
 	for _, c := range []struct {
 		name, tenant string
 		since        time.Time

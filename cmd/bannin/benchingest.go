@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/intake"
+	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
+	"github.com/bannin-soc/bannin/internal/policy"
+	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/tenant"
+)
+
+// ingestResult is `bench ingest --json`'s last line.
+type ingestResult struct {
+	Store           string  `json:"store"`
+	Alerts          int     `json:"alerts"`
+	BaselinePerSec  float64 `json:"baseline_per_sec"`
+	PipelinePerSec  float64 `json:"pipeline_per_sec"`
+	Ratio           float64 `json:"ratio"`
+	JobsDrainedSecs float64 `json:"jobs_drained_secs"`
+	Incidents       int     `json:"incidents"`
+}
+
+func newBenchIngest() *cobra.Command {
+	var store, pgURL string
+	var n int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ingest [--store sqlite|postgres] [--alerts N] [--json]",
+		Short: "Alerts/s: raw decode+group-commit baseline vs. the whole intake→triage→store pipeline",
+		Long: `Generates N distinct CrowdStrike alerts over 500 hosts and measures, each on a
+fresh store: (a) the baseline — decode every payload and insert it with group
+commits of 500; (b) the pipeline — submit them through the committer from 8
+concurrent clients (as webhooks would) and wait until every payload is triaged
+into incidents. Prints both rates and their ratio; with --json the last line is
+one JSON object.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := benchIngest(cmd, store, pgURL, n, !asJSON)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "store %s, %d alerts: baseline %.0f/s, pipeline %.0f/s (ratio %.2f); jobs drained after %.1fs; %d incidents\n",
+				r.Store, r.Alerts, r.BaselinePerSec, r.PipelinePerSec, r.Ratio, r.JobsDrainedSecs, r.Incidents)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&store, "store", "sqlite", "sqlite or postgres")
+	cmd.Flags().StringVar(&pgURL, "pg-url", env("BANNIN_TEST_PG", "postgres://root@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL for --store postgres")
+	cmd.Flags().IntVar(&n, "alerts", 20000, "number of alerts")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func benchPayloads(n int) [][]byte {
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	out := make([][]byte, n)
+	for i := range out {
+		host := fmt.Sprintf("pc-%04d", i%500)
+		sev := []int{30, 40, 50, 60, 75}[i%5]
+		out[i] = cs.NewAlert(host, fmt.Sprintf("%032x", i%500), cs.AlertSeverity(sev),
+			cs.AlertPattern(1000+i%37, "BenchDetection"), cs.AlertCompositeID(fmt.Sprintf("bench:ind:%d", i)),
+			cs.AlertProcess("tool.exe", `\Device\HarddiskVolume2\tools\tool.exe`, fmt.Sprintf("tool.exe --run %d", i%97), fmt.Sprintf("%064x", i%211)),
+			cs.AlertCreated(base.Add(time.Duration(i)*time.Second)))
+	}
+	return out
+}
+
+// benchStore opens a fresh store of the kind asked for, and a cleanup.
+func benchStore(ctx context.Context, kind, pgURL, dir, name string) (string, func(), error) {
+	if kind == "sqlite" {
+		return filepath.Join(dir, name+".db"), func() {}, nil
+	}
+	if kind != "postgres" {
+		return "", nil, fmt.Errorf("--store %q: want sqlite or postgres", kind)
+	}
+	schema := fmt.Sprintf("bench_%s_%d", name, time.Now().UnixNano())
+	db, err := sql.Open("pgx", pgURL)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("postgres at %s: %w", redact(pgURL), err)
+	}
+	sep := "?"
+	if strings.Contains(pgURL, "?") {
+		sep = "&"
+	}
+	return pgURL + sep + "search_path=" + schema, func() {
+		db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		db.Close()
+	}, nil
+}
+
+func benchIngest(cmd *cobra.Command, kind, pgURL string, n int, human bool) (*ingestResult, error) {
+	ctx := cmd.Context()
+	dir, err := os.MkdirTemp("", "bannin-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	payloads := benchPayloads(n)
+	bar := newBar(cmd, human, n*2, "decode+commit baseline, then pipeline")
+	base, err := baseline(ctx, kind, pgURL, dir, payloads, bar)
+	if err != nil {
+		return nil, err
+	}
+	pipe, drained, incidents, err := pipeline(ctx, kind, pgURL, dir, payloads, bar)
+	if err != nil {
+		return nil, err
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	return &ingestResult{Store: kind, Alerts: n, BaselinePerSec: base, PipelinePerSec: pipe, Ratio: pipe / base,
+		JobsDrainedSecs: drained.Seconds(), Incidents: incidents}, nil
+}
+
+func newBar(cmd *cobra.Command, human bool, n int, desc string) *progressbar.ProgressBar {
+	f, ok := cmd.ErrOrStderr().(*os.File)
+	if !human || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+}
+
+func baseline(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar *progressbar.ProgressBar) (float64, error) {
+	dsn, cleanup, err := benchStore(ctx, kind, pgURL, dir, "baseline")
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	db, err := app.OpenStore(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	dec := cs.Decoder{}
+	start := time.Now()
+	batch := make([]sqlstore.InboxItem, 0, 500)
+	for i, p := range payloads {
+		if _, err := dec.Decode(p); err != nil {
+			return 0, err
+		}
+		batch = append(batch, sqlstore.InboxItem{Tenant: "bench", Source: "falcon", ReceivedAt: start, Payload: p})
+		if len(batch) == cap(batch) || i == len(payloads)-1 {
+			if err := db.Accept(ctx, batch, nil); err != nil {
+				return 0, err
+			}
+			if bar != nil {
+				bar.Add(len(batch))
+			}
+			batch = batch[:0]
+		}
+	}
+	return float64(len(payloads)) / time.Since(start).Seconds(), nil
+}
+
+func pipeline(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar *progressbar.ProgressBar) (float64, time.Duration, int, error) {
+	dsn, cleanup, err := benchStore(ctx, kind, pgURL, dir, "pipeline")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer cleanup()
+	path, err := tenant.WriteDemo(dir)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	t, err := tenant.Load(path, tenant.WithRuleCheck(policy.RuleCheck))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	a, err := app.Open(ctx, app.Config{DB: dsn, Tenants: []*tenant.Tenant{t}, Simulate: true, SecretKey: make([]byte, 32),
+		RetryBase: 50 * time.Millisecond, Log: logger(false)})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer a.Close(context.Background())
+	if err := a.Start(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	start := time.Now()
+	if err := submitAll(ctx, a, t.ID, payloads); err != nil {
+		return 0, 0, 0, err
+	}
+	for {
+		pending, err := a.DB.PendingCount(ctx)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if bar != nil {
+			bar.Set(len(payloads) + len(payloads) - pending)
+		}
+		if pending == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rate := float64(len(payloads)) / time.Since(start).Seconds()
+	if err := a.Quiesce(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	drained := time.Since(start)
+	incs, err := a.DB.Incidents(ctx, t.ID)
+	return rate, drained, len(incs), err
+}
+
+// submitAll sends payloads through the committer from 8 clients in requests
+// of 50, retrying on backpressure as a webhook sender would.
+func submitAll(ctx context.Context, a *app.App, tenantID string, payloads [][]byte) error {
+	const clients, per = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c * per; i < len(payloads); i += clients * per {
+				items := make([]sqlstore.InboxItem, 0, per)
+				for _, p := range payloads[i:min(i+per, len(payloads))] {
+					items = append(items, sqlstore.InboxItem{Tenant: tenantID, Source: "falcon", ReceivedAt: time.Now().UTC(), Payload: p})
+				}
+				for {
+					err := a.Committer.Submit(ctx, items)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, intake.ErrBusy) {
+						errs <- err
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
