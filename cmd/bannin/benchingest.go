@@ -17,8 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bannin-soc/bannin/internal/app"
-	"github.com/bannin-soc/bannin/internal/intake"
 	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
+	"github.com/bannin-soc/bannin/internal/intake"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"

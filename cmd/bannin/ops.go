@@ -264,4 +264,3 @@ func orBannin(s string) string {
 	}
 	return s
 }
-

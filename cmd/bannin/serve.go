@@ -116,17 +116,14 @@ func (f *serveFlags) config() (app.Config, error) {
 }
 
 func (f *serveFlags) secretKey() ([]byte, error) {
-	if k, err := secret.KeyFromEnv(); err != nil || k != nil {
-		return k, err
-	}
 	path := f.keyFile
 	if path == "" {
-		if strings.Contains(f.db, "://") {
+		if _, set := os.LookupEnv(secret.EnvKey); !set && strings.Contains(f.db, "://") {
 			return nil, errors.New("with a postgres store, give --secret-key-file or BANNIN_SECRET_KEY so every node seals alike")
 		}
 		path = f.db + ".key"
 	}
-	return secret.LoadKey(path)
+	return secret.ResolveKey(path)
 }
 
 func emailConfig(hostport, from, tlsPolicy string) (notify.EmailConfig, error) {

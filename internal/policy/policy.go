@@ -109,8 +109,9 @@ type Decision struct {
 }
 
 // Containment decides what to do with a host for an incident of the given
-// severity: below containment.min_severity nothing; a critical host always
-// waits for a human; otherwise the mode decides.
+// severity: below containment.min_severity nothing; a critical host, or a
+// host without a name when the tenant lists critical hosts, always waits for
+// a human; otherwise the mode decides.
 func (p *Policy) Containment(severity, hostName string) Decision {
 	c, s := p.t.Containment, p.t.SeverityScale
 	if s.Index(severity) < 0 {
@@ -118,6 +119,9 @@ func (p *Policy) Containment(severity, hostName string) Decision {
 	}
 	if !s.AtLeast(severity, c.MinSeverity) {
 		return Decision{None, fmt.Sprintf("severity %s below min_severity %s: no automatic isolation", severity, c.MinSeverity)}
+	}
+	if strings.TrimSpace(hostName) == "" && (len(p.t.CriticalHosts) > 0 || len(p.t.Assets) > 0) {
+		return Decision{Approve, "host name unknown: it may be a critical host, so isolation waits for a human"}
 	}
 	if by := p.criticalBy(hostName); by != "" {
 		return Decision{Approve, fmt.Sprintf("critical host %s is never isolated without a human (%s)", hostName, by)}
@@ -187,7 +191,9 @@ func (p *Policy) resolve(to []tenant.Recipient) []Recipient {
 }
 
 // NeedsHuman reports whether an incident of the given severity is at or
-// above attention_min_severity; below it goes to the monthly report.
+// above attention_min_severity; below it goes to the monthly report. A
+// severity not on the scale needs a human: when in doubt, show it.
 func (p *Policy) NeedsHuman(severity string) bool {
-	return p.t.SeverityScale.AtLeast(severity, p.t.AttentionMinSeverity)
+	s := p.t.SeverityScale
+	return s.Index(severity) < 0 || s.AtLeast(severity, p.t.AttentionMinSeverity)
 }

@@ -61,6 +61,8 @@ func TestContainment(t *testing.T) {
 		{tenant.Hybrid, "critical", "fs01", Decision{Approve, crit}},
 		{tenant.Hybrid, "critical", "erp-db01", Decision{Approve, critAsset}},
 		{tenant.IsolateFirst, "critical", "erp-db01", Decision{Approve, critAsset}},
+		{tenant.Hybrid, "critical", "", Decision{Approve, "host name unknown: it may be a critical host, so isolation waits for a human"}},
+		{tenant.IsolateFirst, "critical", " ", Decision{Approve, "host name unknown: it may be a critical host, so isolation waits for a human"}},
 		{tenant.Hybrid, "severe", "pc-1", Decision{None, `severity "severe" is not on the tenant's scale: no automatic isolation`}},
 	}
 	for _, tt := range tests {
@@ -148,7 +150,7 @@ func TestDemoRules(t *testing.T) {
 	if r := p.Routes("medium"); r != nil {
 		t.Errorf("medium routes: %+v", r)
 	}
-	for sev, want := range map[string]bool{"emergency": true, "high": true, "medium": false, "low": false, "nope": false} {
+	for sev, want := range map[string]bool{"emergency": true, "high": true, "medium": false, "low": false, "nope": true} {
 		if got := p.NeedsHuman(sev); got != want {
 			t.Errorf("NeedsHuman(%s) = %v", sev, got)
 		}
@@ -284,4 +286,12 @@ func TestRulesConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestContainmentWithoutCriticalHosts(t *testing.T) {
+	p := newPolicy(t, head)
+	want := Decision{Isolate, "hybrid mode: severity critical ≥ min_severity critical → isolate at once"}
+	if got := p.Containment("critical", ""); got != want {
+		t.Errorf("unnamed host, no critical hosts: %+v", got)
+	}
 }

@@ -31,6 +31,7 @@ type LineError struct {
 	Msg  string
 }
 
+// Error formats the problem as "file:line: message", as compilers do.
 func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // Option adjusts Parse and Load.

@@ -41,7 +41,8 @@ type Tenant struct {
 }
 
 // Source is one alert feed of the tenant: a vendor product reached by its API
-// (URL and credentials) or pushing to bannin's webhook, or both.
+// (URL and credentials) or pushing to bannin's webhook, or both. The secrets
+// read from files never appear in JSON or in fmt output (see String).
 type Source struct {
 	Name   string // unique within the tenant: [a-z0-9-]
 	Vendor string // the connector registry name
@@ -49,13 +50,13 @@ type Source struct {
 	// WebhookSecretFile, when set, enables POST /v1/ingest/<tenant>/<source>;
 	// WebhookSecret is its content with surrounding white space removed.
 	WebhookSecretFile string
-	WebhookSecret     []byte
+	WebhookSecret     []byte `json:"-"`
 
 	URL              string // vendor API base URL; empty in replay and demo
 	ClientIDFile     string
 	ClientSecretFile string
-	ClientID         string // read from ClientIDFile
-	ClientSecret     string // read from ClientSecretFile
+	ClientID         string `json:"-"` // read from ClientIDFile
+	ClientSecret     string `json:"-"` // read from ClientSecretFile
 	Poll             time.Duration
 }
 

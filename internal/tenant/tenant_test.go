@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -237,7 +238,11 @@ func TestAssetsAndCritical(t *testing.T) {
 
 func TestSourceStringHidesSecrets(t *testing.T) {
 	s := Source{Name: "x", WebhookSecret: []byte("s3cret"), ClientSecret: "s3cret", ClientID: "s3cret"}
-	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", Tenant{Sources: []Source{s}})} {
+	js, err := json.Marshal(Tenant{Sources: []Source{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%+v", Tenant{Sources: []Source{s}}), string(js)} {
 		if strings.Contains(out, "s3cret") {
 			t.Errorf("formatted source shows a secret: %s", out)
 		}

@@ -1,6 +1,7 @@
 package crowdstrike
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -41,6 +42,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if latency > 0 {
+		// Read the body first: net/http notices a client that hangs up
+		// (and cancels r.Context) only once the body is consumed.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSimBody))
+		if err != nil {
+			s.fail(w, http.StatusBadRequest, "unreadable body")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:

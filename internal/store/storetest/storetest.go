@@ -19,7 +19,9 @@ import (
 )
 
 // Run runs the suite. open must return a fresh, migrated, empty store for
-// the test it is given and close it when that test ends (t.Cleanup).
+// the test it is given and close it when that test ends (t.Cleanup). The
+// subtests run in parallel, each on its own store, so open is called
+// concurrently.
 func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests := []struct {
 		name string
@@ -53,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tc.fn(t, open(t))
 		})
 	}

@@ -1,0 +1,105 @@
+package crowdstrike
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+)
+
+// startSim serves a new simulator over real HTTP and returns it with a
+// Config that reaches it.
+func startSim(t *testing.T, opts ...SimOption) (*Sim, connector.Config) {
+	t.Helper()
+	sim := NewSim(opts...)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	id, secret := sim.Credentials()
+	return sim, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret, HTTPClient: srv.Client()}
+}
+
+// clock is a settable clock for the simulator.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// inject adds n alerts for one host, advancing the clock by step after
+// each (0: they share one created_timestamp), and returns their ids.
+func inject(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+	t.Helper()
+	before := len(sim.AlertIDs())
+	for range n {
+		if err := sim.Inject(NewAlert("WS-01", "aa11bb22cc33dd44ee55ff6677889900")); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(step)
+	}
+	return sim.AlertIDs()[before:]
+}
+
+// pullAll pulls from cursor until a page says no more is waiting, and
+// returns the composite ids in the order received and the last cursor.
+func pullAll(t *testing.T, src *Source, cursor string) ([]string, string) {
+	t.Helper()
+	var ids []string
+	for range 1000 {
+		page, err := src.Pull(context.Background(), cursor)
+		if err != nil {
+			t.Fatalf("Pull(%q): %v", cursor, err)
+		}
+		ids = append(ids, payloadIDs(t, page.Payloads)...)
+		cursor = page.Cursor
+		if !page.More {
+			return ids, cursor
+		}
+	}
+	t.Fatal("Pull kept saying More")
+	return nil, ""
+}
+
+// payloadIDs decodes payloads and returns their composite ids.
+func payloadIDs(t *testing.T, payloads [][]byte) []string {
+	t.Helper()
+	var ids []string
+	for _, p := range payloads {
+		got, err := Decoder{}.Decode(p)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("payload does not decode to one alert: %v", err)
+		}
+		ids = append(ids, got[0].VendorID)
+	}
+	return ids
+}
+
+func newSource(t *testing.T, cfg connector.Config, opts ...SourceOption) *Source {
+	t.Helper()
+	src, err := NewSource(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
