@@ -49,6 +49,7 @@ type PermanentError struct {
 	Err error
 }
 
+// Error implements error.
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 
 // Unwrap exposes the cause to errors.Is and errors.As.
@@ -75,6 +76,7 @@ type RetryAfterError struct {
 	Err   error
 }
 
+// Error implements error.
 func (e *RetryAfterError) Error() string {
 	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
 }

@@ -55,6 +55,10 @@ func TestEmailDeliversBothLanguages(t *testing.T) {
 		"ja": {"fs01", "優先度: P0", "深刻度: 緊急", "■ 推奨対応", "承認してください: bannin incident approve INC-20260310-0007", "隔離の要否: 必要（貴社の承認待ち）"},
 		"en": {"fs01", "Priority: P0", "Severity: Emergency", "== What to do ==", "approve the network isolation of fs01, pc-023: bannin incident approve INC-20260310-0007", "Isolation: Needed: awaiting your approval"},
 	}
+	htmlWants := map[string][]string{
+		"ja": {"fs01", ">P0</span>", "<strong>緊急</strong>", "推奨対応</h2>", "承認してください: bannin incident approve INC-20260310-0007", "<strong>必要（貴社の承認待ち）</strong>"},
+		"en": {"fs01", ">P0</span>", "<strong>Emergency</strong>", "What to do</h2>", "approve the network isolation of fs01, pc-023: bannin incident approve INC-20260310-0007", "<strong>Needed: awaiting your approval</strong>"},
+	}
 	for _, lang := range Languages {
 		t.Run(lang, func(t *testing.T) {
 			sink := startSink(t, smtpsink.Options{TLS: true})
@@ -91,6 +95,8 @@ func TestEmailDeliversBothLanguages(t *testing.T) {
 				if !strings.Contains(r.Text, want) {
 					t.Errorf("text body lacks %q", want)
 				}
+			}
+			for _, want := range htmlWants[lang] {
 				if !strings.Contains(r.HTML, want) {
 					t.Errorf("html body lacks %q", want)
 				}

@@ -23,6 +23,7 @@ type StatusError struct {
 	Body string // the start of the response body, for the audit trail
 }
 
+// Error implements error.
 func (e *StatusError) Error() string {
 	if e.Body == "" {
 		return fmt.Sprintf("HTTP %d", e.Code)

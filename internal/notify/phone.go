@@ -32,8 +32,14 @@ func NewPhone(url string, secret []byte) *Phone {
 	return &Phone{url: url, secret: secret, wh: newWebhook()}
 }
 
-// WithClient replaces the HTTP client (tests, proxies) and returns p.
-func (p *Phone) WithClient(c *http.Client) *Phone { p.wh.client = c; return p }
+// WithClient replaces the HTTP client (tests, proxies; nil keeps the
+// default) and returns p.
+func (p *Phone) WithClient(c *http.Client) *Phone {
+	if c != nil {
+		p.wh.client = c
+	}
+	return p
+}
 
 // WithClock replaces the clock that stamps receipts and reads HTTP-date
 // Retry-After values, and returns p.

@@ -97,10 +97,10 @@ func TestRenderIsolation(t *testing.T) {
 			IsolationFailed:           {"隔離の要否: 必要（自動隔離に失敗）", "LAN ケーブルを抜く", "自動隔離に失敗"},
 		},
 		"en": {
-			IsolationNotNeeded:        {"Isolation: Not needed", "Check file servers", "do not consider isolating"},
+			IsolationNotNeeded:        {"Isolation: Not needed", "Check file servers", "do not consider isolating the affected host necessary"},
 			IsolationAwaitingApproval: {"Isolation: Needed: awaiting your approval", "approve the network isolation of fs01: bannin incident approve INC-1", "Please approve: bannin incident approve INC-1"},
-			IsolationRequested:        {"Isolation: Needed: isolation in progress", "Until isolation completes, please stop using fs01", "being isolated"},
-			IsolationDone:             {"Isolation: Needed: isolated", "Isolation of fs01 is complete", "has been isolated"},
+			IsolationRequested:        {"Isolation: Needed: isolation in progress", "Until isolation completes, please stop using fs01", "The affected host is being isolated"},
+			IsolationDone:             {"Isolation: Needed: isolated", "Isolation of fs01 is complete", "The affected host has been isolated"},
 			IsolationFailed:           {"Isolation: Needed: automatic isolation failed", "unplug its network cable", "Automatic isolation failed"},
 		},
 	}

@@ -18,8 +18,14 @@ type Slack struct {
 // NewSlack returns a Slack channel with a bounded default HTTP client.
 func NewSlack() *Slack { return &Slack{wh: newWebhook()} }
 
-// WithClient replaces the HTTP client (tests, proxies) and returns s.
-func (s *Slack) WithClient(c *http.Client) *Slack { s.wh.client = c; return s }
+// WithClient replaces the HTTP client (tests, proxies; nil keeps the
+// default) and returns s.
+func (s *Slack) WithClient(c *http.Client) *Slack {
+	if c != nil {
+		s.wh.client = c
+	}
+	return s
+}
 
 // WithClock replaces the clock that stamps receipts and returns s.
 func (s *Slack) WithClock(now func() time.Time) *Slack { s.wh.now = now; return s }

@@ -98,6 +98,10 @@ func (s *Source) Pull(ctx context.Context, cur string) (connector.Page, error) {
 	if err != nil {
 		return connector.Page{}, classify("crowdstrike: fetch alerts", err)
 	}
+	// Ids the query listed but the entities call no longer knows (deleted
+	// meanwhile) are left out; when none came back, More stays false so
+	// that the caller does not spin on them.
+	more = more && len(payloads) > 0
 	return connector.Page{Payloads: payloads, Cursor: c.advance(payloads).String(), More: more}, nil
 }
 

@@ -17,7 +17,7 @@ import (
 // VendorName is the name the integration is registered under.
 const VendorName = "crowdstrike"
 
-var errNotObject = errors.New("not a JSON object")
+var errNotObject = errors.New("it does not begin with {")
 
 // Decoder turns one CrowdStrike payload into alerts. It recognises:
 //
@@ -88,7 +88,7 @@ func decodeResources(f fields) ([]alert.Alert, error) {
 		}
 		a, err := decodeAlert(rf, raw)
 		if err != nil {
-			return nil, fmt.Errorf("resource %d: %w", i, err)
+			return nil, fmt.Errorf("%w (resource %d)", err, i)
 		}
 		out = append(out, a)
 	}

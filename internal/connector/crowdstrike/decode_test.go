@@ -93,7 +93,7 @@ func TestDecodeBadPayload(t *testing.T) {
 	tests := []struct {
 		name, payload, reason string
 	}{
-		{"empty", ``, "not a JSON object"},
+		{"empty", ``, "not a JSON object: it does not begin with {"},
 		{"array", `[{"composite_id":"x"}]`, "not a JSON object"},
 		{"string", `"alert"`, "not a JSON object"},
 		{"truncated", `{"composite_id":"x"`, "not a JSON object"},
@@ -106,7 +106,7 @@ func TestDecodeBadPayload(t *testing.T) {
 		{"epp without CompositeId", `{"metadata":{"eventType":"EppDetectionSummaryEvent"},"event":{"AgentId":"a"}}`, "no CompositeId"},
 		{"legacy without DetectId", `{"metadata":{"eventType":"IncidentSummaryEvent"},"event":{"ExternalApiType":"Event_DetectionSummaryEvent"}}`, "no DetectId"},
 		{"resources not array", `{"resources":{}}`, "resources is not an array"},
-		{"resource without id", `{"resources":[{"agent_id":"a"}]}`, "resource 0: bad payload: crowdstrike: alert has no composite_id"},
+		{"resource without id", `{"resources":[{"agent_id":"a"}]}`, "alert has no composite_id (resource 0)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,10 @@ import (
 	"github.com/go-openapi/strfmt"
 )
 
+// IdempotencyHeader carries bannin's idempotency key on containment calls.
+// CrowdStrike ignores it; the simulator counts calls by it.
+const IdempotencyHeader = "X-Bannin-Idempotency-Key"
+
 // Responder contains and releases hosts through the Hosts API. It reads the
 // device's status first and skips the call when the host is already in (or
 // on its way to) the asked state, so repeating an action is a no-op.

@@ -50,7 +50,8 @@ type Sim struct {
 	denied  map[string]bool
 	failN   int
 	failSt  int
-	seq     int
+	seq     int // alerts injected, for assigned composite ids
+	traces  int // answers sent, for trace ids
 
 	mux *http.ServeMux
 }
@@ -122,8 +123,9 @@ func (s *Sim) Credentials() (id, secret string) { return s.id, s.secret }
 // Inject queues Alerts API alert objects for the pull API. A missing
 // composite_id or created_timestamp is assigned (the clock's time; inject in
 // order for ascending times), and the host named by agent_id/device is
-// learned so that it can be contained. Payloads are kept byte for byte
-// otherwise.
+// learned so that it can be contained. Payloads are kept as sent otherwise
+// (compacted). Inject stops at the first payload it cannot take; those
+// before it stay queued.
 func (s *Sim) Inject(payloads ...[]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,24 +194,30 @@ func prepend(raw json.RawMessage, key, value string) json.RawMessage {
 	return append(kv, body...)
 }
 
-func (s *Sim) learnLocked(aid string, f fields) {
+// deviceLocked returns the device aid, created in status "normal".
+func (s *Sim) deviceLocked(aid string) *simDevice {
 	d := s.devices[aid]
 	if d == nil {
-		d = &simDevice{record: map[string]any{}, status: StatusNormal}
+		d = &simDevice{record: map[string]any{"device_id": aid, "cid": simCID}, status: StatusNormal}
 		s.devices[aid] = d
 	}
-	dev := f.obj("device")
+	return d
+}
+
+// learnLocked records the device an alert describes; its status is kept.
+func (s *Sim) learnLocked(aid string, f fields) {
+	d := s.deviceLocked(aid)
 	var rec map[string]any
 	if json.Unmarshal(f["device"], &rec) == nil {
 		maps.Copy(d.record, rec)
 	}
-	if dev.str("hostname") == "" {
+	if f.obj("device").str("hostname") == "" {
 		if h := f.first("source_endpoint_host_name", "target_endpoint_host_name"); h != "" {
 			d.record["hostname"] = h
 		}
 	}
 	d.record["device_id"] = aid
-	d.record["cid"] = simCID
+	delete(d.record, "status") // the simulator's own state answers
 }
 
 // AddDevice registers a host the API knows without any alert, in status
@@ -217,7 +225,7 @@ func (s *Sim) learnLocked(aid string, f fields) {
 func (s *Sim) AddDevice(aid, hostname string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.learnLocked(aid, fields{"source_endpoint_host_name": mustJSON(hostname)})
+	s.deviceLocked(aid).record["hostname"] = hostname
 }
 
 // Contained implements connector.Simulator.
@@ -326,9 +334,4 @@ func (s *Sim) Describe() string {
 		fmt.Fprintf(&b, "    %s  %v  %s\n", aid, s.devices[aid].record["hostname"], s.devices[aid].status)
 	}
 	return b.String()
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
 }

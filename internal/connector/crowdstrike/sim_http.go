@@ -12,9 +12,6 @@ import (
 	"time"
 )
 
-// IdempotencyHeader carries bannin's idempotency key on containment calls.
-const IdempotencyHeader = "X-Bannin-Idempotency-Key"
-
 const maxSimBody = 4 << 20
 
 func (s *Sim) routes() {
@@ -68,8 +65,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reply writes CrowdStrike's envelope {"meta","resources","errors"}.
 func (s *Sim) reply(w http.ResponseWriter, status int, meta map[string]any, resources any, errs []apiErr) {
 	s.mu.Lock()
-	s.seq++
-	trace := fmt.Sprintf("sim-%08d", s.seq)
+	s.traces++
+	trace := fmt.Sprintf("sim-%08d", s.traces)
 	s.mu.Unlock()
 	if meta == nil {
 		meta = map[string]any{}

@@ -145,6 +145,9 @@ func (s *Sink) RootCAs() *x509.CertPool { return s.roots }
 func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeErr = s.srv.Close()
+		// The server only knows the listener once Serve has run; closing it
+		// here too covers a Close that comes first.
+		_ = s.ln.Close()
 		<-s.done
 		if errors.Is(s.closeErr, net.ErrClosed) {
 			s.closeErr = nil

@@ -199,14 +199,17 @@ func notifications(ctx context.Context, q queryer, where string, args ...any) ([
 // RecordAttempt stores one delivery attempt and the notification's new state.
 func (db *DB) RecordAttempt(ctx context.Context, n *Notification, at time.Time, ok bool, detail string) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notification_attempts (notification_id, at, ok, detail)
-			VALUES ($1,$2,$3,$4)`, n.ID, micros(at), boolInt(ok), detail); err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
-		_, err := tx.tx.ExecContext(ctx, `UPDATE notifications SET state=$1, attempts=$2, detail=$3, sent_at=$4
+		res, err := tx.tx.ExecContext(ctx, `UPDATE notifications SET state=$1, attempts=$2, detail=$3, sent_at=$4
 			WHERE tenant=$5 AND id=$6`, n.State, n.Attempts, n.Detail, micros(n.SentAt), n.Tenant, n.ID)
 		if err != nil {
 			return fmt.Errorf("update notification %d: %w", n.ID, err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return fmt.Errorf("notification %d of tenant %s: %w", n.ID, n.Tenant, ErrNotFound)
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notification_attempts (notification_id, at, ok, detail)
+			VALUES ($1,$2,$3,$4)`, n.ID, micros(at), boolInt(ok), detail); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
 		}
 		return tx.Audit(ctx, AuditEntry{Tenant: n.Tenant, At: at, Actor: "bannin", Action: "notification." + n.State,
 			Object: ticket.RefFor(n.IncidentID), Detail: fmt.Sprintf("%s to %s (%s): %s", n.Channel, n.Contact, n.Address, detail)})

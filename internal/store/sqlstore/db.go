@@ -75,6 +75,7 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer func() { _ = stx.Rollback() }() // a no-op after Commit; frees the connection if fn panics
 	tx := &Tx{tx: stx, dialect: db.dialect}
 	if err := fn(tx); err != nil {
 		_ = stx.Rollback()

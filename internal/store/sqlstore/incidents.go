@@ -142,7 +142,7 @@ func (tx *Tx) OpenIncidentByHost(ctx context.Context, tenant, hostKey string, si
 // SHA-256 on another host, seen since the given time (lateral spread).
 func (tx *Tx) OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey string, since time.Time) (*ticket.Incident, error) {
 	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
-		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND a.sha256=$2 AND a.host_key <> $3 AND a.received_at >= $4
+		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND $2 <> '' AND a.sha256=$2 AND a.host_key <> $3 AND a.received_at >= $4
 		ORDER BY i.id DESC LIMIT 1`, tenant, sha256, hostKey, micros(since))
 }
 

@@ -53,24 +53,31 @@ func testActions(t *testing.T, db *sqlstore.DB) {
 	if err := db.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.InsertAction(ctx, dup) }); err == nil {
 		t.Error("InsertAction with a used key succeeded")
 	}
+}
 
+func testActionLists(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	inc := insertIncident(t, db, newIncident("a", "incident", t0))
+	other := insertIncident(t, db, newIncident("a", "other", t0))
+	web01 := newAction("a", inc, response.KindIsolate, "web01", response.StateDone, t0)
 	db01 := newAction("a", other, response.KindIsolate, "db01", response.StateRequested, t0.Add(time.Second))
 	release := newAction("a", inc, response.KindRelease, "web01", response.StateRequested, t0.Add(2*time.Second))
-	insertAction(t, db, db01)
-	insertAction(t, db, release)
+	for _, a := range []*response.Action{web01, db01, release} {
+		insertAction(t, db, a)
+	}
 	listings := []struct {
 		name string
 		fn   func() ([]*response.Action, error)
 		want []*response.Action
 	}{
-		{"IncidentActions", func() ([]*response.Action, error) { return db.IncidentActions(ctx, "a", inc) }, []*response.Action{&want, release}},
-		{"HostActions", func() ([]*response.Action, error) { return db.HostActions(ctx, "a", "web01") }, []*response.Action{&want, release}},
-		{"TenantActions", func() ([]*response.Action, error) { return db.TenantActions(ctx, "a") }, []*response.Action{&want, db01, release}},
+		{"IncidentActions", func() ([]*response.Action, error) { return db.IncidentActions(ctx, "a", inc) }, []*response.Action{web01, release}},
+		{"HostActions", func() ([]*response.Action, error) { return db.HostActions(ctx, "a", "web01") }, []*response.Action{web01, release}},
+		{"TenantActions", func() ([]*response.Action, error) { return db.TenantActions(ctx, "a") }, []*response.Action{web01, db01, release}},
 	}
 	for _, l := range listings {
 		got, err := l.fn()
 		check(t, l.name, err)
-		diff(t, l.name, l.want, got)
+		diff(t, l.name+" (oldest first)", l.want, got)
 	}
 	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error {
 		got, err := tx.IncidentActions(ctx, "a", other)
@@ -194,4 +201,25 @@ func testRecordAttempt(t *testing.T, db *sqlstore.DB) {
 		{Tenant: "a", At: t0.Add(2 * time.Minute), Actor: "bannin", Action: "notification.sent", Object: "INC-000001",
 			Detail: "email to alice (alice@example.com): 250 queued"},
 	}, auditLog(t, db, "a"), ignoreAuditID)
+}
+
+// RecordAttempt as another tenant changes nothing and says so.
+func testRecordAttemptWrongTenant(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	inc := insertIncident(t, db, newIncident("a", "incident", t0))
+	n := newNotification("a", inc, "alice", t0)
+	insertNotification(t, db, n)
+
+	wrong := *n
+	wrong.Tenant, wrong.State, wrong.Attempts, wrong.SentAt = "b", "sent", 1, t0
+	wantNotFound(t, "RecordAttempt as b", db.RecordAttempt(ctx, &wrong, t0, true, "hijacked"))
+	attempts, err := db.Attempts(ctx, n.ID)
+	check(t, "Attempts", err)
+	if attempts != 0 {
+		t.Errorf("Attempts on a's notification = %d, want 0", attempts)
+	}
+	got, err := db.Notification(ctx, "a", n.ID)
+	check(t, "Notification", err)
+	diff(t, "a's notification", n, got)
+	diff(t, "AuditLog(b)", []sqlstore.AuditEntry(nil), auditLog(t, db, "b"))
 }

@@ -9,6 +9,33 @@ import (
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 )
 
+// A panic inside InTx (recovered further up, as River does for its workers)
+// rolls the transaction back and returns its connection: otherwise the
+// single SQLite connection stays taken for good, and on PostgreSQL the
+// claimed rows and the tenant lock stay held.
+func testInTxPanic(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the callback's panic", p)
+			}
+		}()
+		_ = db.InTx(ctx, func(tx *sqlstore.Tx) error {
+			if err := tx.PutCursor(ctx, sqlstore.Cursor{Tenant: "a", Source: "falcon", Value: "lost"}); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	if n := db.SQL().Stats().InUse; n != 0 {
+		t.Fatalf("%d connections still in use after a panic inside InTx, want 0", n)
+	}
+	if v, err := db.GetCursor(ctx, "a", "falcon"); v != "" || err != nil {
+		t.Errorf("cursor written before the panic = %q, %v; want it rolled back", v, err)
+	}
+}
+
 // The audit log reads back in the order it was written, whatever the times
 // the entries carry (replays write virtual times).
 func testAuditOrder(t *testing.T, db *sqlstore.DB) {

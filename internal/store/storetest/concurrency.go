@@ -118,8 +118,7 @@ func testClaimSkipsLocked(t *testing.T, db *sqlstore.DB) {
 
 // LockTenant serialises transactions of one tenant and leaves other tenants
 // alone. Where the dialect has a single writer it is a no-op; where it is not,
-// this test watches PostgreSQL's pg_locks to know that a second transaction
-// waits.
+// this test watches PostgreSQL's pg_locks to know whether a transaction waits.
 func testLockTenant(t *testing.T, db *sqlstore.DB) {
 	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error {
 		if err := tx.LockTenant(ctx, "a"); err != nil {
@@ -134,50 +133,62 @@ func testLockTenant(t *testing.T, db *sqlstore.DB) {
 	var order []string
 	var mu sync.Mutex
 	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
-	pid := make(chan int, 1)
-	finished := make(chan struct{})
-	var errOther error
+	var waitA, waitB func() error
 	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error {
 		if err := tx.LockTenant(ctx, "a"); err != nil {
 			return err
 		}
-		// Another tenant is not held up (this would never return otherwise).
-		inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error { return tx.LockTenant(ctx, "b") })
-
-		go func() {
-			defer close(finished)
-			errOther = db.InTx(ctx, func(tx *sqlstore.Tx) error {
-				var p int
-				err := tx.SQL().QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&p)
-				pid <- p
-				if err != nil {
-					return err
-				}
-				if err := tx.LockTenant(ctx, "a"); err != nil {
-					return err
-				}
-				note("second")
-				return nil
-			})
-		}()
-		if !waitForLockWaiter(t, db, <-pid, finished) {
+		var blocked bool
+		if blocked, waitB = contend(t, db, "b", note); blocked {
+			t.Error("LockTenant(b) waited for tenant a's lock")
+		}
+		if blocked, waitA = contend(t, db, "a", note); !blocked {
 			t.Error("a second LockTenant(a) did not wait for the first transaction")
 		}
 		note("first")
 		return nil
 	})
-	<-finished
-	if errOther != nil {
-		t.Fatalf("second transaction: %v", errOther)
+	for _, wait := range []func() error{waitA, waitB} {
+		if err := wait(); err != nil {
+			t.Fatalf("contending transaction: %v", err)
+		}
 	}
-	if !slices.Equal(order, []string{"first", "second"}) {
-		t.Errorf("order = %v, want the second transaction after the first", order)
+	if want := []string{"b", "first", "a"}; !slices.Equal(order, want) {
+		t.Errorf("order = %v, want %v", order, want)
 	}
 }
 
-// waitForLockWaiter polls until the backend pid waits for an advisory lock
+// contend starts a transaction that takes the tenant's lock and notes the
+// tenant once it holds it. It returns whether that transaction had to wait
+// for the lock, and a function that waits for the transaction to end.
+func contend(t *testing.T, db *sqlstore.DB, tenant string, note func(string)) (blocked bool, wait func() error) {
+	t.Helper()
+	pid := make(chan int, 1)
+	finished := make(chan struct{})
+	var err error
+	go func() {
+		defer close(finished)
+		err = db.InTx(t.Context(), func(tx *sqlstore.Tx) error {
+			var p int
+			perr := tx.SQL().QueryRowContext(t.Context(), `SELECT pg_backend_pid()`).Scan(&p)
+			pid <- p
+			if perr != nil {
+				return perr
+			}
+			if err := tx.LockTenant(t.Context(), tenant); err != nil {
+				return err
+			}
+			note(tenant)
+			return nil
+		})
+	}()
+	wait = func() error { <-finished; return err }
+	return waitingForLock(t, db, <-pid, finished), wait
+}
+
+// waitingForLock polls until the backend pid waits for an advisory lock
 // (true) or finished is closed (false).
-func waitForLockWaiter(t *testing.T, db *sqlstore.DB, pid int, finished <-chan struct{}) bool {
+func waitingForLock(t *testing.T, db *sqlstore.DB, pid int, finished <-chan struct{}) bool {
 	t.Helper()
 	for {
 		select {
@@ -189,7 +200,8 @@ func waitForLockWaiter(t *testing.T, db *sqlstore.DB, pid int, finished <-chan s
 		err := db.SQL().QueryRowContext(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_locks
 			WHERE pid = $1 AND locktype = 'advisory' AND NOT granted)`, pid).Scan(&waiting)
 		if err != nil {
-			t.Fatalf("poll pg_locks: %v", err)
+			t.Errorf("poll pg_locks: %v", err)
+			return false
 		}
 		if waiting {
 			return true
