@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ func newBenchIngest() *cobra.Command {
 	var store, pgURL string
 	var n int
 	var asJSON bool
+	var cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "ingest [--store sqlite|postgres] [--alerts N] [--json]",
 		Short: "Alerts/s: raw decode+group-commit baseline vs. the whole intake→triage→store pipeline",
@@ -50,6 +52,17 @@ into incidents. Prints both rates and their ratio; with --json the last line is
 one JSON object.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			r, err := benchIngest(cmd, store, pgURL, n, !asJSON)
 			if err != nil {
 				return err
@@ -66,16 +79,22 @@ one JSON object.`,
 	cmd.Flags().StringVar(&pgURL, "pg-url", env("BANNIN_TEST_PG", "postgres://root@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL for --store postgres")
 	cmd.Flags().IntVar(&n, "alerts", 20000, "number of alerts")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
 }
+
+// benchHosts is the size of the generated estate.
+const benchHosts = 500
+
+func benchHost(i int) string { return fmt.Sprintf("pc-%04d", i) }
+func benchAID(i int) string  { return fmt.Sprintf("%032x", i) }
 
 func benchPayloads(n int) [][]byte {
 	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	out := make([][]byte, n)
 	for i := range out {
-		host := fmt.Sprintf("pc-%04d", i%500)
 		sev := []int{30, 40, 50, 60, 75}[i%5]
-		out[i] = cs.NewAlert(host, fmt.Sprintf("%032x", i%500), cs.AlertSeverity(sev),
+		out[i] = cs.NewAlert(benchHost(i%benchHosts), benchAID(i%benchHosts), cs.AlertSeverity(sev),
 			cs.AlertPattern(1000+i%37, "BenchDetection"), cs.AlertCompositeID(fmt.Sprintf("bench:ind:%d", i)),
 			cs.AlertProcess("tool.exe", `\Device\HarddiskVolume2\tools\tool.exe`, fmt.Sprintf("tool.exe --run %d", i%97), fmt.Sprintf("%064x", i%211)),
 			cs.AlertCreated(base.Add(time.Duration(i)*time.Second)))
@@ -197,6 +216,11 @@ func pipeline(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, b
 	defer a.Close(context.Background())
 	if err := a.Start(ctx); err != nil {
 		return 0, 0, 0, err
+	}
+	if sim, ok := a.Simulator(t.ID, "falcon"); ok {
+		for h := range benchHosts { // Falcon knows every sensor of the estate
+			sim.(interface{ AddDevice(aid, host string) }).AddDevice(benchAID(h), benchHost(h))
+		}
 	}
 	start := time.Now()
 	if err := submitAll(ctx, a, t.ID, payloads); err != nil {

@@ -63,8 +63,9 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_incident ON alerts (incident_id);
 CREATE INDEX alerts_fingerprint ON alerts (tenant, fingerprint);
-CREATE INDEX alerts_sha256 ON alerts (tenant, sha256) WHERE sha256 <> '';
+CREATE INDEX alerts_sha256 ON alerts (tenant, sha256, received_at);
 CREATE INDEX alerts_pattern ON alerts (tenant, pattern, received_at);
+CREATE INDEX alerts_host ON alerts (tenant, host_key, received_at);
 
 CREATE TABLE notes (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
