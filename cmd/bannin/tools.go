@@ -42,7 +42,7 @@ JSON (stable: fields are added, never renamed) goes to --out or stdout.`,
 				return err
 			}
 			defer os.RemoveAll(dir)
-			cfg := app.Config{DB: filepath.Join(dir, "replay.db"), Tenants: ts, Simulate: true, VirtualTime: true,
+			cfg := app.Config{DB: filepath.Join(dir, "replay.db"), Tenants: ts, Simulate: true, VirtualTime: true, DryRunNotify: true,
 				RetryBase: 10 * time.Millisecond, SecretKey: make([]byte, 32), Log: logger(verbose)}
 			return runReplay(cmd, cfg, r, out)
 		},
@@ -65,12 +65,12 @@ func runReplay(cmd *cobra.Command, cfg app.Config, r io.Reader, out string) erro
 		return err
 	}
 	start := time.Now()
-	progress := func(n int) { fmt.Fprintf(cmd.ErrOrStderr(), "\rreplay: %d lines stored", n) }
+	progress := func(n int) { fmt.Fprintf(cmd.ErrOrStderr(), "replay: %d lines stored\n", n) }
 	res, err := a.Replay(ctx, r, progress)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "\rreplay: %d lines, %d incidents (%d need a human) in %.1fs\n",
+	fmt.Fprintf(cmd.ErrOrStderr(), "replay: %d lines, %d incidents (%d need a human) in %.1fs\n",
 		res.Alerts.Received, len(res.Incidents), needHuman(res), time.Since(start).Seconds())
 	return writeJSONFile(cmd.OutOrStdout(), out, res)
 }
@@ -184,11 +184,32 @@ func newTenantCmd() *cobra.Command {
 			}
 			return nil
 		},
-	}, &cobra.Command{
-		Use:   "example",
-		Short: "Print the demo tenant file, a starting point for your own",
+	}, newTenantExample())
+	return cmd
+}
+
+func newTenantExample() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "example [--dir DIR]",
+		Short: "Print the demo tenant file, or write it with its webhook secret file into DIR",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { cmd.OutOrStdout().Write(tenant.Demo()) },
-	})
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				_, err := cmd.OutOrStdout().Write(tenant.Demo())
+				return err
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			path, err := tenant.WriteDemo(dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s and its webhook secret %s\n", path, filepath.Join(dir, tenant.DemoWebhookSecretFile))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "write tenant.yaml and falcon.hook here")
 	return cmd
 }

@@ -59,7 +59,7 @@ var DefaultScale = Scale{"emergency", "critical", "high", "medium", "low"}
 // highest level first. The table is documented in docs/severity.md.
 var cuts = map[int][]int{
 	4: {85, 60, 35, 0},
-	5: {90, 75, 55, 35, 0},
+	5: {90, 75, 60, 35, 0},
 	6: {90, 80, 65, 50, 30, 0},
 }
 

@@ -47,6 +47,9 @@ type Config struct {
 	// PhoneWebhook is the telephony service's URL; PhoneSecret signs calls.
 	PhoneWebhook string
 	PhoneSecret  []byte
+	// DryRunNotify renders notifications and records them as sent without
+	// delivering them (replay).
+	DryRunNotify bool
 	// VirtualTime stamps effects with the decision's time (replay).
 	VirtualTime bool
 	RetryBase   time.Duration

@@ -123,6 +123,11 @@ func (a *App) connect(t *tenant.Tenant, s tenant.Source, tt *triage.Tenant) (*ru
 		if rs.responder, err = v.NewResponder(cc); err != nil {
 			return nil, err
 		}
+		if s.URL == "" && a.cfg.VirtualTime {
+			// Replay feeds payloads past the simulator: tell it about each
+			// endpoint before acting on it, as a real console knows its estate.
+			rs.responder = estateResponder{rs.responder, a.sims[len(a.sims)-1].sim}
+		}
 	}
 	if v.NewSource != nil && (s.URL != "" || a.cfg.PollSimulators) {
 		if rs.api, err = v.NewSource(cc); err != nil {
@@ -147,4 +152,20 @@ func (d *directory) pollers(a *App) []*intake.Poller {
 		}
 	}
 	return out
+}
+
+// estateResponder registers the endpoint with a simulator before each call.
+type estateResponder struct {
+	connector.Responder
+	sim connector.Simulator
+}
+
+func (r estateResponder) Isolate(ctx context.Context, t connector.Target, key string) (connector.Result, error) {
+	r.sim.AddDevice(t.HostID, t.HostName)
+	return r.Responder.Isolate(ctx, t, key)
+}
+
+func (r estateResponder) Release(ctx context.Context, t connector.Target, key string) (connector.Result, error) {
+	r.sim.AddDevice(t.HostID, t.HostName)
+	return r.Responder.Release(ctx, t, key)
 }

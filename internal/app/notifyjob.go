@@ -26,6 +26,13 @@ type notifyWorker struct {
 }
 
 func (a *App) notifyWorker() (*notifyWorker, error) {
+	if a.cfg.DryRunNotify {
+		w := &notifyWorker{app: a, channels: map[string]notify.Channel{}}
+		for _, c := range []string{"email", "phone", "slack", "webhook"} {
+			w.channels[c] = dryChannel(c)
+		}
+		return w, nil
+	}
 	w := &notifyWorker{app: a, channels: map[string]notify.Channel{"slack": notify.NewSlack()}}
 	if a.cfg.Email.Host != "" {
 		e, err := notify.NewEmail(a.cfg.Email)
@@ -180,4 +187,14 @@ func isolationState(acts []*response.Action) notify.IsolationState {
 		}
 	}
 	return notify.IsolationNotNeeded
+}
+
+// dryChannel renders and records a notification without delivering it
+// (replay: what would have been sent, to whom, when).
+type dryChannel string
+
+func (c dryChannel) Name() string { return string(c) }
+
+func (c dryChannel) Send(_ context.Context, _ notify.Address, m notify.Message) (notify.Receipt, error) {
+	return notify.Receipt{Detail: "replay: rendered (" + m.Language + "), not delivered"}, nil
 }

@@ -85,6 +85,9 @@ type Simulator interface {
 	Credentials() (id, secret string)
 	// Inject queues raw alert payloads for the pull API to return.
 	Inject(payloads ...[]byte) error
+	// AddDevice makes an endpoint known to the simulated console, as every
+	// sensor of a real estate is.
+	AddDevice(hostID, hostName string)
 	// Contained reports whether the simulator holds the host isolated.
 	Contained(hostID string) bool
 	// Calls returns how many containment calls the simulator received per

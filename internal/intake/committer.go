@@ -83,7 +83,10 @@ func (c *Committer) Submit(ctx context.Context, items []sqlstore.InboxItem, curs
 	for _, it := range items {
 		size += int64(len(it.Payload)) + 128
 	}
-	if c.inflight.Add(size) > c.maxBytes && size < c.maxBytes {
+	// Over the cap only a submission that is alone in flight gets through:
+	// one larger than the cap must not be refused for ever, but it must not
+	// pass the cap on top of others either.
+	if total := c.inflight.Add(size); total > c.maxBytes && total != size {
 		c.inflight.Add(-size)
 		return ErrBusy
 	}

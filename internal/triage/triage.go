@@ -161,9 +161,9 @@ func gather(ctx context.Context, st Store, t *Tenant, a *alert.Alert, now time.T
 }
 
 // suspicious reports whether an alert's hash is worth following to other
-// hosts: the product let it run and rates it at least medium.
+// hosts: the product let it run and rates it above medium (60: CrowdStrike names 70 High).
 func suspicious(a *alert.Alert) bool {
-	return a.Score >= 50 && !a.Action.Mitigated()
+	return a.Score >= 60 && !a.Action.Mitigated()
 }
 
 // place finds the open incident the alert belongs to (same host within 24 h,
