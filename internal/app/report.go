@@ -53,6 +53,8 @@ type ActionOut struct {
 	State  string    `json:"state"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
+	// Detail is the latest outcome: the vendor's answer, or why it failed.
+	Detail string `json:"detail,omitempty"`
 }
 
 // NotificationOut is one notification in replay output.
@@ -129,7 +131,8 @@ func (a *App) incidentOut(ctx context.Context, inc *ticket.Incident) (IncidentOu
 }
 
 func actionOut(act *response.Action) ActionOut {
-	return ActionOut{Kind: string(act.Kind), Host: act.HostKey, State: string(act.State), At: act.UpdatedAt, Reason: act.Reason}
+	return ActionOut{Kind: string(act.Kind), Host: act.HostKey, State: string(act.State), At: act.UpdatedAt, Reason: act.Reason,
+		Detail: act.Detail}
 }
 
 // IncidentView loads one incident with its alerts, actions, notifications

@@ -71,7 +71,7 @@ func Process(ctx context.Context, st Store, t *Tenant, a *alert.Alert, inboxID i
 		return Outcome{Disposition: Duplicate, Reason: "alert " + a.VendorID + " was already received"}, err
 	}
 	now := a.Received
-	row := &sqlstore.AlertRow{InboxID: inboxID, Alert: *a, Score: a.Score}
+	row := &sqlstore.AlertRow{InboxID: inboxID, Alert: *a, Score: a.Score, NoSpread: !suspicious(a)}
 	if reason, ok := t.Policy.Allowed(a); ok {
 		return suppress(ctx, st, row, "allowlist: "+reason)
 	}

@@ -19,7 +19,11 @@ type AlertRow struct {
 	Disposition string
 	Reason      string
 	Score       int
-	Alert       alert.Alert
+	// NoSpread keeps the alert's hash out of lateral-spread lookups: triage
+	// sets it when the product stopped the program or rates it low, so that
+	// a blocked adware hash never links unrelated hosts.
+	NoSpread bool
+	Alert    alert.Alert
 }
 
 // Alert dispositions.
@@ -53,6 +57,10 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 	if err != nil {
 		return fmt.Errorf("encode alert: %w", err)
 	}
+	hash := a.SuspiciousHash()
+	if r.NoSpread {
+		hash = ""
+	}
 	var inc any
 	if r.IncidentID != 0 {
 		inc = r.IncidentID
@@ -61,7 +69,7 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 		disposition, fingerprint, pattern, host_key, sha256, score, reason, event_time, received_at, data)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
 		a.Tenant, a.Source, a.Vendor, a.VendorID, r.InboxID, inc, r.Disposition, a.Fingerprint(), a.Pattern(),
-		alert.HostKey(a.Host), a.SuspiciousHash(), r.Score, r.Reason, micros(a.EventTime), micros(a.Received), string(data))
+		alert.HostKey(a.Host), hash, r.Score, r.Reason, micros(a.EventTime), micros(a.Received), string(data))
 	if err != nil {
 		return fmt.Errorf("insert alert %s: %w", a.VendorID, err)
 	}
