@@ -43,7 +43,8 @@ func commit(ctx context.Context, st Store, t *Tenant, row *sqlstore.AlertRow, in
 	}
 	out := Outcome{Disposition: row.Disposition, Incident: inc, Reason: row.Reason}
 	var err error
-	if out.Contain, err = contain(ctx, st, t, inc, a, now); err != nil {
+	rose := before.level == "" || t.SeverityScale.Index(inc.Severity) < t.SeverityScale.Index(before.level)
+	if out.Contain, err = contain(ctx, st, t, inc, a, rose, now); err != nil {
 		return out, err
 	}
 	out.Notify, err = notify(ctx, st, t, inc, before, now)
@@ -111,7 +112,7 @@ func auditIncident(ctx context.Context, st Store, inc *ticket.Incident, a *alert
 // contain decides isolation for every host of the incident that has no
 // containment action yet, and returns the actions to run now. The decision is
 // per host: a critical server in a spreading incident still waits for a human.
-func contain(ctx context.Context, st Store, t *Tenant, inc *ticket.Incident, a *alert.Alert, now time.Time) ([]int64, error) {
+func contain(ctx context.Context, st Store, t *Tenant, inc *ticket.Incident, a *alert.Alert, rose bool, now time.Time) ([]int64, error) {
 	if t.Policy.Containment(inc.Severity, "").Action == "none" {
 		return nil, nil // below min_severity: nothing to isolate anywhere
 	}
@@ -119,12 +120,19 @@ func contain(ctx context.Context, st Store, t *Tenant, inc *ticket.Incident, a *
 	if err != nil {
 		return nil, err
 	}
-	targets, err := isolationTargets(ctx, st, inc, a)
-	if err != nil {
-		return nil, err
+	// Only a rise in severity can bring the incident's other hosts over the
+	// line; otherwise only this alert's host is new to decide on.
+	targets := []target{targetOf(a)}
+	if rose {
+		if targets, err = isolationTargets(ctx, st, inc, a); err != nil {
+			return nil, err
+		}
 	}
 	var run []int64
 	for _, tg := range targets {
+		if tg.HostKey == "" || tg.HostID == "" {
+			continue // nothing the vendor could act on
+		}
 		if slices.ContainsFunc(existing, func(x *response.Action) bool { return x.HostKey == tg.HostKey && x.Kind == response.KindIsolate }) {
 			continue
 		}
@@ -152,14 +160,18 @@ func isolationTargets(ctx context.Context, st Store, inc *ticket.Incident, a *al
 	seen := map[string]bool{}
 	var out []target
 	for _, x := range append(rows, sqlstore.AlertRow{Alert: *a}) {
-		h := alert.HostKey(x.Alert.Host)
-		if h == "" || x.Alert.Host.ID == "" || seen[h] {
+		tg := targetOf(&x.Alert)
+		if seen[tg.HostKey] {
 			continue
 		}
-		seen[h] = true
-		out = append(out, target{HostKey: h, HostName: x.Alert.Host.Name, HostID: x.Alert.Host.ID, Source: x.Alert.Source})
+		seen[tg.HostKey] = true
+		out = append(out, tg)
 	}
 	return out, nil
+}
+
+func targetOf(a *alert.Alert) target {
+	return target{HostKey: alert.HostKey(a.Host), HostName: a.Host.Name, HostID: a.Host.ID, Source: a.Source}
 }
 
 func decideIsolation(ctx context.Context, st Store, t *Tenant, inc *ticket.Incident, tg target, now time.Time) (int64, error) {

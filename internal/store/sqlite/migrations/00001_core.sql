@@ -64,7 +64,7 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_incident ON alerts (incident_id);
 CREATE INDEX alerts_fingerprint ON alerts (tenant, fingerprint);
 CREATE INDEX alerts_sha256 ON alerts (tenant, sha256, received_at);
-CREATE INDEX alerts_pattern ON alerts (tenant, pattern, received_at);
+CREATE INDEX alerts_pattern ON alerts (tenant, pattern, received_at, host_key);
 CREATE INDEX alerts_host ON alerts (tenant, host_key, received_at);
 
 CREATE TABLE notes (
