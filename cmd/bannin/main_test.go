@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/demo"
+	"github.com/bannin-soc/bannin/internal/tenant"
+)
+
+// run executes the CLI in-process and returns stdout, stderr and the error.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRoot()
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(t.Context())
+	return out.String(), errOut.String(), err
+}
+
+func TestNormalizeCorpus(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "corpus", "elastic-integrations", "crowdstrike", "alert", "test-alert.log")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("shared corpus not found at %s (it lives beside the project in ../shared): %v", path, err)
+	}
+	out, _, err := run(t, "normalize", "--vendor", "crowdstrike", "--in", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("normalize printed %d alerts, want 3", len(lines))
+	}
+	var first struct {
+		Vendor string `json:"vendor"`
+		Host   struct{ Name, ID string }
+		Score  int `json:"score"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Vendor != "crowdstrike" || first.Host.Name != "ABC709-1175" || first.Score != 30 {
+		t.Errorf("first alert = %+v, want crowdstrike ABC709-1175 score 30", first)
+	}
+}
+
+func TestNormalizeBadInput(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(in, []byte(`{"not":"an alert"}`+"\n"+`{"composite_id":"x:ind:1","agent_id":"a","device":{"hostname":"h"}}`), 0o644)
+	out, errOut, err := run(t, "normalize", "--vendor", "crowdstrike", "--in", in)
+	if err == nil || !strings.Contains(errOut, "payload 1:") {
+		t.Errorf("err = %v, stderr %q: want payload 1 reported and a failing exit", err, errOut)
+	}
+	if strings.Count(out, "\n") != 1 {
+		t.Errorf("the good payload should still be printed; got %q", out)
+	}
+	if _, _, err := run(t, "normalize", "--vendor", "nosuch", "--in", in); err == nil || !strings.Contains(err.Error(), "unknown vendor") {
+		t.Errorf("unknown vendor: err = %v", err)
+	}
+}
+
+func TestTenantCheck(t *testing.T) {
+	dir := t.TempDir()
+	path, err := tenant.WriteDemo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run(t, "tenant", "check", path); err != nil || !strings.Contains(out, "ok (tenant hokuto") {
+		t.Errorf("demo tenant: %q, %v", out, err)
+	}
+	data, _ := os.ReadFile(path)
+	bad := strings.Replace(string(data), "containment:", "contianment:", 1)
+	badPath := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badPath, []byte(bad), 0o644)
+	_, _, err = run(t, "tenant", "check", badPath)
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml:") || !strings.Contains(err.Error(), "contianment") {
+		t.Errorf("misspelt key: err = %v, want the file, line and key named", err)
+	}
+}
+
+// TestReplayCLI runs `bannin replay` on a generated month and checks the
+// output has DESIGN.md's fields.
+func TestReplayCLI(t *testing.T) {
+	dir := t.TempDir()
+	path, err := tenant.WriteDemo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "month.ndjson")
+	f, _ := os.Create(in)
+	if _, err := demo.Month(f, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), 200, 3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	outPath := filepath.Join(dir, "result.json")
+	if _, errOut, err := run(t, "replay", "--tenant", path, "--in", in, "--out", outPath); err != nil {
+		t.Fatalf("replay: %v\n%s", err, errOut)
+	}
+	b, err := os.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	counts, _ := res["alerts"].(map[string]any)
+	for _, k := range []string{"received", "accepted", "duplicates", "quarantined", "suppressed"} {
+		if _, ok := counts[k]; !ok {
+			t.Errorf("alerts.%s missing", k)
+		}
+	}
+	incs, _ := res["incidents"].([]any)
+	if len(incs) == 0 {
+		t.Fatal("no incidents")
+	}
+	inc := incs[0].(map[string]any)
+	for _, k := range []string{"id", "priority", "severity", "status", "verdict", "needs_human", "alert_count", "hosts", "techniques", "evidence", "actions", "notifications"} {
+		if _, ok := inc[k]; !ok {
+			t.Errorf("incidents[0].%s missing", k)
+		}
+	}
+}
