@@ -10,8 +10,8 @@ import (
 
 // Split cuts a body into single JSON payloads. It accepts one object, a JSON
 // array of objects, NDJSON, or concatenated (also pretty-printed) objects, as
-// vendors and their forwarders send them. Each payload is returned compacted
-// exactly as sent (white space outside strings aside). A body that is not one
+// vendors and their forwarders send them. Each payload is returned with the
+// sender's bytes, white space around the object trimmed. A body that is not one
 // of these forms is an error wrapping ErrBadPayload, naming where it broke.
 func Split(body []byte) ([][]byte, error) {
 	body = bytes.TrimSpace(body)

@@ -25,7 +25,7 @@ type Store interface {
 	OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) (*ticket.Incident, error)
 	OpenIncidentByHost(ctx context.Context, tenant, hostKey string, since time.Time) (*ticket.Incident, error)
 	OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey string, since time.Time) (*ticket.Incident, error)
-	Prevalence(ctx context.Context, tenant, pattern string, since time.Time) (hosts, days int, err error)
+	PrevalenceWith(ctx context.Context, tenant, pattern string, since time.Time, host string, at time.Time) (hosts, days int, err error)
 	InsertIncident(ctx context.Context, in *ticket.Incident) error
 	UpdateIncident(ctx context.Context, in *ticket.Incident) error
 	InsertAlert(ctx context.Context, r *sqlstore.AlertRow) error
@@ -143,11 +143,11 @@ func suppress(ctx context.Context, st Store, row *sqlstore.AlertRow, reason stri
 // gather reads what the tenant's state says about the alert.
 func gather(ctx context.Context, st Store, t *Tenant, a *alert.Alert, now time.Time) (facts, error) {
 	f := facts{critical: t.IsCritical(a.Host.Name)}
-	hosts, days, err := st.Prevalence(ctx, a.Tenant, a.Pattern(), now.Add(-PrevalenceWindow))
+	hosts, days, err := st.PrevalenceWith(ctx, a.Tenant, a.Pattern(), now.Add(-PrevalenceWindow), alert.HostKey(a.Host), now)
 	if err != nil {
 		return f, err
 	}
-	f.prevHosts, f.prevDays, f.prevalenceOK = hosts+1, days+1, true // this alert counts too
+	f.prevHosts, f.prevDays, f.prevalenceOK = hosts, days, true
 	if h := a.SuspiciousHash(); h != "" && suspicious(a) && !f.isNoise(a.Score) {
 		inc, err := st.OpenIncidentByHash(ctx, a.Tenant, h, alert.HostKey(a.Host), now.Add(-SpreadWindow))
 		if err != nil {

@@ -78,12 +78,25 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 }
 
 // Prevalence counts, over alerts of a tenant since a time, the distinct hosts
-// and distinct days on which a pattern fired.
+// and distinct UTC days on which a pattern fired.
 func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time.Time) (hosts, days int, err error) {
 	// Both counts come from the covering index alerts_pattern; days are UTC
 	// days (integer division of unix microseconds).
 	err = tx.tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host_key), COUNT(DISTINCT received_at / 86400000000) FROM alerts
 		WHERE tenant=$1 AND pattern=$2 AND received_at >= $3`, tenant, pattern, micros(since)).Scan(&hosts, &days)
+	if err != nil {
+		return 0, 0, fmt.Errorf("prevalence: %w", err)
+	}
+	return hosts, days, nil
+}
+
+// PrevalenceWith is Prevalence counting one more sighting — the alert being
+// judged, on host at time at — without counting its host or day twice.
+func (tx *Tx) PrevalenceWith(ctx context.Context, tenant, pattern string, since time.Time, host string, at time.Time) (hosts, days int, err error) {
+	err = tx.tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT h), COUNT(DISTINCT d) FROM (
+		SELECT host_key AS h, received_at / 86400000000 AS d FROM alerts WHERE tenant=$1 AND pattern=$2 AND received_at >= $3
+		UNION ALL SELECT CAST($4 AS TEXT), CAST($5 AS BIGINT)) x`,
+		tenant, pattern, micros(since), host, micros(at)/86400000000).Scan(&hosts, &days)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prevalence: %w", err)
 	}
