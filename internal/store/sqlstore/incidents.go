@@ -126,24 +126,29 @@ func (db *DB) Incidents(ctx context.Context, tenant string) ([]*ticket.Incident,
 // OpenIncidentByFingerprint finds the open incident that already holds an
 // alert with this fingerprint.
 func (tx *Tx) OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) (*ticket.Incident, error) {
-	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
-		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND a.fingerprint=$2 ORDER BY i.id LIMIT 1`, tenant, fp)
+	return tx.openIncidentVia(ctx, `fingerprint=$2`, tenant, fp)
 }
 
 // OpenIncidentByHost finds the newest open incident with an alert on the
 // host seen since the given time.
 func (tx *Tx) OpenIncidentByHost(ctx context.Context, tenant, hostKey string, since time.Time) (*ticket.Incident, error) {
-	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
-		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND a.host_key=$2 AND a.received_at >= $3
-		ORDER BY i.id DESC LIMIT 1`, tenant, hostKey, micros(since))
+	return tx.openIncidentVia(ctx, `host_key=$2 AND received_at >= $3`, tenant, hostKey, micros(since))
 }
 
 // OpenIncidentByHash finds an open incident holding an alert with this
 // SHA-256 on another host, seen since the given time (lateral spread).
 func (tx *Tx) OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey string, since time.Time) (*ticket.Incident, error) {
-	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i JOIN alerts a ON a.incident_id = i.id
-		WHERE i.tenant=$1 AND a.tenant=$1 AND i.status='open' AND $2 <> '' AND a.sha256=$2 AND a.host_key <> $3 AND a.received_at >= $4
-		ORDER BY i.id DESC LIMIT 1`, tenant, sha256, hostKey, micros(since))
+	return tx.openIncidentVia(ctx, `$2 <> '' AND sha256=$2 AND host_key <> $3 AND received_at >= $4`, tenant, sha256, hostKey, micros(since))
+}
+
+// openIncidentVia returns the newest open incident holding an alert that
+// matches the condition. The alerts are found first, through their index, in
+// a DISTINCT subquery that the planner keeps apart: joined the other way
+// round, PostgreSQL's generic plans walked every incident backwards.
+func (tx *Tx) openIncidentVia(ctx context.Context, alertCond string, args ...any) (*ticket.Incident, error) {
+	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i
+		JOIN (SELECT DISTINCT incident_id FROM alerts WHERE tenant=$1 AND incident_id IS NOT NULL AND `+alertCond+`) a
+		ON a.incident_id = i.id WHERE i.tenant=$1 AND i.status='open' ORDER BY i.id DESC LIMIT 1`, args...)
 }
 
 func (tx *Tx) oneIncident(ctx context.Context, q string, args ...any) (*ticket.Incident, error) {
