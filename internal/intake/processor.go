@@ -91,6 +91,9 @@ func (p *Processor) Run(ctx context.Context, idle time.Duration) {
 	failures := 0
 	for ctx.Err() == nil {
 		n, err := p.Step(ctx)
+		if err != nil && failures >= 3 {
+			err = p.isolatePoison(ctx, err)
+		}
 		if err != nil {
 			failures++
 			d := backoffDelay(failures, 50*time.Millisecond, 5*time.Second)
@@ -110,6 +113,39 @@ func (p *Processor) Run(ctx context.Context, idle time.Duration) {
 		}
 		t.Stop()
 	}
+}
+
+// isolatePoison handles a batch that keeps failing while the store is
+// healthy: it retries the oldest row alone and, if that fails too,
+// quarantines that row with the error, so one payload that breaks triage
+// cannot stop intake for everybody. `bannin quarantine retry` re-runs it
+// after a fix.
+func (p *Processor) isolatePoison(ctx context.Context, cause error) error {
+	if err := p.db.SQL().PingContext(ctx); err != nil {
+		return cause // the store is down: wait for it, quarantine nothing
+	}
+	saved := p.batch
+	p.batch = 1
+	_, err := p.Step(ctx)
+	p.batch = saved
+	if err == nil {
+		return nil
+	}
+	return p.db.InTx(ctx, func(tx *sqlstore.Tx) error {
+		items, qerr := tx.ClaimPending(ctx, 1)
+		if qerr != nil || len(items) == 0 {
+			return qerr
+		}
+		var st Stats
+		if qerr := p.quarantine(ctx, tx, items[0], &st, "triage failed: "+err.Error()); qerr != nil {
+			return qerr
+		}
+		p.mu.Lock()
+		p.stats.Received++
+		p.stats.Quarantined++
+		p.mu.Unlock()
+		return nil
+	})
 }
 
 func sleep(ctx context.Context, d time.Duration) {
