@@ -153,7 +153,7 @@ func buildNotice(rt *runtimeTenant, inc *ticket.Incident, alerts []sqlstore.Aler
 		Location: t.Location, DetectedAt: inc.FirstSeen, Kind: notify.Kind(n.Kind), Isolation: isolationState(acts),
 		VendorAction: "none"}
 	for _, e := range inc.Evidence {
-		nt.Evidence = append(nt.Evidence, notify.Evidence{Signal: e.Signal, Contribution: e.Contribution, Detail: e.Detail})
+		nt.Evidence = append(nt.Evidence, notify.Evidence{Signal: e.Signal, Contribution: e.Contribution, Detail: e.DetailIn(lang)})
 	}
 	users := map[string]bool{}
 	for _, r := range alerts {

@@ -66,6 +66,9 @@ func TestStory(t *testing.T) {
 	if len(o.Mails) < 2 || !strings.Contains(o.Mails[0].Subject, "P0") || !o.Mails[0].TLS {
 		t.Errorf("mails = %+v, want the P0 notice first, over STARTTLS", o.Mails)
 	}
+	if len(o.Mails) > 0 && (!strings.Contains(o.Mails[0].Text, "crowdstrike の評価") || strings.Contains(o.Mails[0].Text, "rated it")) {
+		t.Errorf("the Japanese notice must give the evidence in Japanese:\n%s", o.Mails[0].Text)
+	}
 	if len(o.Calls) == 0 || o.Calls[0].To != "+81-3-5555-0100" || o.Calls[0].Language != "ja" {
 		t.Errorf("phone calls = %+v, want the CSO called in Japanese", o.Calls)
 	}

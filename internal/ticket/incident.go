@@ -45,6 +45,16 @@ type Evidence struct {
 	Signal       string `json:"signal"`
 	Contribution int    `json:"contribution"`
 	Detail       string `json:"detail"`
+	// DetailJA is Detail in Japanese, for customers' notices and reports.
+	DetailJA string `json:"detail_ja,omitempty"`
+}
+
+// DetailIn returns the detail in a language ("ja" or "en").
+func (e Evidence) DetailIn(lang string) string {
+	if lang == "ja" && e.DetailJA != "" {
+		return e.DetailJA
+	}
+	return e.Detail
 }
 
 // Incident groups the alerts that are one security event for one tenant.

@@ -78,6 +78,9 @@ func merge(t *Tenant, inc *ticket.Incident, a *alert.Alert, j judgement, level s
 	for _, e := range j.evidence {
 		if prefix != "" {
 			e.Detail = prefix + e.Detail
+			if e.DetailJA != "" {
+				e.DetailJA = prefix + e.DetailJA
+			}
 		}
 		inc.Evidence = append(inc.Evidence, e)
 	}

@@ -41,8 +41,8 @@ func TestScore(t *testing.T) {
 			var got []string
 			for _, e := range j.evidence {
 				got = append(got, e.Signal)
-				if e.Detail == "" {
-					t.Errorf("evidence %s has no detail", e.Signal)
+				if e.Detail == "" || e.DetailJA == "" {
+					t.Errorf("evidence %s lacks its English or Japanese detail: %+v", e.Signal, e)
 				}
 			}
 			if len(got) != len(tt.signals) {

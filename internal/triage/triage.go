@@ -91,7 +91,8 @@ func Process(ctx context.Context, st Store, t *Tenant, a *alert.Alert, inboxID i
 	effects, err := t.Policy.Rules(ruleInput(t, a, inc, level, j, f))
 	if err != nil {
 		// A broken rule must not stop intake: record it and go on.
-		j.evidence = append(j.evidence, ticket.Evidence{Signal: "rule_error", Detail: err.Error()})
+		j.evidence = append(j.evidence, ticket.Evidence{Signal: "rule_error", Detail: err.Error(),
+			DetailJA: "テナントルールの評価に失敗: " + err.Error()})
 	}
 	for _, e := range effects {
 		if e.Suppress {
@@ -196,11 +197,13 @@ func applyEffect(t *Tenant, e policy.Effect, level string, j judgement) (string,
 	if e.Severity != "" && e.Severity != level {
 		floor := t.SeverityScale.Floor(e.Severity)
 		j.evidence = append(j.evidence, ticket.Evidence{Signal: "rule", Contribution: floor - j.score,
-			Detail: fmt.Sprintf("rule %q sets severity %s", e.Rule, e.Severity)})
+			Detail:   fmt.Sprintf("rule %q sets severity %s", e.Rule, e.Severity),
+			DetailJA: fmt.Sprintf("ルール「%s」により深刻度を %s に設定", e.Rule, e.Severity)})
 		level, j.score = e.Severity, floor
 	}
 	if e.Priority != "" && e.Priority != j.priority {
-		j.evidence = append(j.evidence, ticket.Evidence{Signal: "rule", Detail: fmt.Sprintf("rule %q sets priority %s", e.Rule, e.Priority)})
+		j.evidence = append(j.evidence, ticket.Evidence{Signal: "rule", Detail: fmt.Sprintf("rule %q sets priority %s", e.Rule, e.Priority),
+			DetailJA: fmt.Sprintf("ルール「%s」により優先度を %s に設定", e.Rule, e.Priority)})
 		j.priority = e.Priority
 	}
 	return level, j
