@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"strconv"
 	"text/tabwriter"
 
@@ -16,18 +18,34 @@ import (
 // to a running server.
 type storeFlags struct{ db, tenant string }
 
-func (f *storeFlags) register(cmd *cobra.Command, needTenant bool) {
+func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.db, "db", env("BANNIN_DB", "bannin.db"), "SQLite file, or postgres://… URL [BANNIN_DB]")
-	cmd.Flags().StringVar(&f.tenant, "tenant", env("BANNIN_TENANT", ""), "tenant id [BANNIN_TENANT]")
-	if needTenant {
-		cmd.MarkFlagRequired("tenant")
-	}
+	cmd.Flags().StringVar(&f.tenant, "tenant", env("BANNIN_TENANT", ""), "tenant id [BANNIN_TENANT]; may be left out when the store holds one tenant")
 }
 
-// open opens the store with an insert-only job client: jobs queued here are
-// run by the serving bannin.
+// open opens an existing store with an insert-only job client (jobs queued
+// here are run by the serving bannin). Without --tenant, a store that holds
+// exactly one tenant means that one.
 func (f *storeFlags) open(ctx context.Context) (*app.App, error) {
-	return app.Open(ctx, app.Config{DB: f.db})
+	if !strings.Contains(f.db, "://") {
+		if _, err := os.Stat(strings.TrimPrefix(f.db, "sqlite:")); err != nil {
+			return nil, fmt.Errorf("no store at %s (give --db or BANNIN_DB): %w", f.db, err)
+		}
+	}
+	a, err := app.Open(ctx, app.Config{DB: f.db})
+	if err != nil || f.tenant != "" {
+		return a, err
+	}
+	ids, err := a.DB.TenantIDs(ctx)
+	if err == nil && len(ids) != 1 {
+		err = fmt.Errorf("the store holds %d tenants %v: choose one with --tenant", len(ids), ids)
+	}
+	if err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
+	f.tenant = ids[0]
+	return a, nil
 }
 
 func newMigrate() *cobra.Command {
@@ -37,7 +55,7 @@ func newMigrate() *cobra.Command {
 		Short: "Create or upgrade the store's tables (serve does this too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := f.open(cmd.Context())
+			a, err := app.Open(cmd.Context(), app.Config{DB: f.db})
 			if err != nil {
 				return err
 			}
@@ -45,7 +63,7 @@ func newMigrate() *cobra.Command {
 			return a.Close(cmd.Context())
 		},
 	}
-	f.register(cmd, false)
+	f.register(cmd)
 	return cmd
 }
 
@@ -75,7 +93,7 @@ func newQuarantine() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	lf.register(list, true)
+	lf.register(list)
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
 	var rf storeFlags
 	retry := &cobra.Command{
@@ -103,7 +121,7 @@ func newQuarantine() *cobra.Command {
 			return nil
 		},
 	}
-	rf.register(retry, true)
+	rf.register(retry)
 	cmd.AddCommand(list, retry)
 	return cmd
 }
@@ -191,7 +209,7 @@ func newIncident() *cobra.Command {
 		cmd *cobra.Command
 		f   *storeFlags
 	}{{list, &lf}, {show, &sf}, {approve, &af}, {release, &rf}} {
-		c.f.register(c.cmd, true)
+		c.f.register(c.cmd)
 	}
 	for _, c := range []*cobra.Command{approve, release} {
 		c.Flags().StringVar(&who, "by", env("USER", "analyst"), "who approves (recorded in the audit log)")
@@ -253,7 +271,7 @@ func newIsolations() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	f.register(cmd, true)
+	f.register(cmd)
 	cmd.Flags().StringVar(&host, "host", "", "show this host's isolation log")
 	return cmd
 }

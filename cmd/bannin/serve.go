@@ -28,6 +28,8 @@ type serveFlags struct {
 	smtp         string
 	smtpFrom     string
 	smtpTLS      string
+	smtpUser     string
+	smtpPassFile string
 	phoneURL     string
 	phoneSecret  string
 	keyFile      string
@@ -51,6 +53,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.smtp, "smtp", env("BANNIN_SMTP", ""), "outbound mail server host:port [BANNIN_SMTP]")
 	fl.StringVar(&f.smtpFrom, "smtp-from", env("BANNIN_SMTP_FROM", "bannin@localhost"), "sender address [BANNIN_SMTP_FROM]")
 	fl.StringVar(&f.smtpTLS, "smtp-tls", env("BANNIN_SMTP_TLS", "opportunistic"), "STARTTLS policy: opportunistic | mandatory | none")
+	fl.StringVar(&f.smtpUser, "smtp-user", env("BANNIN_SMTP_USER", ""), "SMTP AUTH user for a relay [BANNIN_SMTP_USER]")
+	fl.StringVar(&f.smtpPassFile, "smtp-password-file", env("BANNIN_SMTP_PASSWORD_FILE", ""), "file with the SMTP AUTH password [BANNIN_SMTP_PASSWORD_FILE]")
 	fl.StringVar(&f.phoneURL, "phone-webhook", env("BANNIN_PHONE_WEBHOOK", ""), "telephony service webhook URL [BANNIN_PHONE_WEBHOOK]")
 	fl.StringVar(&f.phoneSecret, "phone-secret-file", env("BANNIN_PHONE_SECRET_FILE", ""), "file with the secret that signs phone webhook calls")
 	fl.StringVar(&f.keyFile, "secret-key-file", env("BANNIN_SECRET_KEY_FILE", ""), "32-byte key sealing secrets at rest (default: <db>.key, created when missing; or BANNIN_SECRET_KEY)")
@@ -98,6 +102,14 @@ func (f *serveFlags) config() (app.Config, error) {
 	if f.smtp != "" {
 		if cfg.Email, err = emailConfig(f.smtp, f.smtpFrom, f.smtpTLS); err != nil {
 			return cfg, err
+		}
+		cfg.Email.Username = f.smtpUser
+		if f.smtpPassFile != "" {
+			pw, err := readSecretFile(f.smtpPassFile)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Email.Password = string(pw)
 		}
 	}
 	if f.phoneSecret != "" {

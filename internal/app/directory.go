@@ -123,9 +123,10 @@ func (a *App) connect(t *tenant.Tenant, s tenant.Source, tt *triage.Tenant) (*ru
 		if rs.responder, err = v.NewResponder(cc); err != nil {
 			return nil, err
 		}
-		if s.URL == "" && a.cfg.VirtualTime {
-			// Replay feeds payloads past the simulator: tell it about each
-			// endpoint before acting on it, as a real console knows its estate.
+		if s.URL == "" {
+			// Replay and webhooks bring alerts past the simulator: tell it
+			// about each endpoint before acting on it, as a real console
+			// knows its whole estate.
 			rs.responder = estateResponder{rs.responder, a.sims[len(a.sims)-1].sim}
 		}
 	}

@@ -46,8 +46,9 @@ func (a *App) recordTenant(ctx context.Context, t *tenant.Tenant) error {
 		UpdatedAt: a.cfg.Clock().UTC()}, "bannin")
 }
 
-// Approve runs an incident's isolations that wait for a human, recording who
-// approved them. It returns the actions it released to run.
+// Approve runs an incident's isolations that wait for a human — and runs
+// again those that failed (e.g. the vendor's API was down past the last
+// retry) — recording who approved them. It returns the actions it queued.
 func (a *App) Approve(ctx context.Context, tenantID, ref, approver string) ([]*response.Action, error) {
 	id, err := ticket.ParseRef(ref)
 	if err != nil {
@@ -66,11 +67,16 @@ func (a *App) Approve(ctx context.Context, tenantID, ref, approver string) ([]*r
 		var args []river.JobArgs
 		now := a.cfg.Clock().UTC()
 		for _, act := range acts {
-			if act.State != response.StateAwaitingApproval {
+			if act.State != response.StateAwaitingApproval && !(act.State == response.StateFailed && act.Kind == response.KindIsolate) {
 				continue
 			}
+			if act.State == response.StateFailed {
+				act.Detail = "retry approved by " + approver + " after: " + act.Detail
+				act.Attempts = 0
+			} else {
+				act.Detail = "approved by " + approver
+			}
 			act.State, act.Approver, act.UpdatedAt = response.StateRequested, approver, now
-			act.Detail = "approved by " + approver
 			if err := tx.UpdateAction(ctx, act); err != nil {
 				return err
 			}
@@ -82,7 +88,7 @@ func (a *App) Approve(ctx context.Context, tenantID, ref, approver string) ([]*r
 			approved = append(approved, act)
 		}
 		if len(approved) == 0 {
-			return fmt.Errorf("%s has no isolation waiting for approval: %w", inc.Ref, sqlstore.ErrConflict)
+			return fmt.Errorf("%s has no isolation waiting for approval or failed: %w", inc.Ref, sqlstore.ErrConflict)
 		}
 		return a.Jobs.Insert(ctx, tx.SQL(), args...)
 	})

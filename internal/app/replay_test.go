@@ -242,6 +242,34 @@ func TestReplayPrevalence(t *testing.T) {
 	})
 }
 
+// TestReplayMediumNeverSpreads is the same estate-wide pattern rated 65:
+// still "Medium" for the vendor, so its hash never links hosts and nothing
+// is isolated, even before prevalence has built up.
+func TestReplayMediumNeverSpreads(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, b backend) {
+		var lines [][]byte
+		for d := range 4 {
+			for h := range 2 {
+				host := fmt.Sprintf("pc-%03d", 300+2*d+h)
+				at := day0.Add(time.Duration(d)*24*time.Hour + time.Duration(8+h)*time.Hour)
+				lines = append(lines, envelope(t, "falcon", at, csAlert(fmt.Sprintf("med:%d:%d", d, h), host,
+					crowdstrike.AlertSeverity(65), crowdstrike.AlertPattern(50506, "SuspiciousTool"),
+					crowdstrike.AlertProcess("tool.exe", `\Device\HarddiskVolume2\tool.exe`, "tool.exe /run", strings.Repeat("6b", 32)))))
+			}
+		}
+		res, out := replay(t, b, ndjson(lines...))
+		if len(res.Incidents) != 8 {
+			t.Errorf("%d incidents, want one per host (8): %s", len(res.Incidents), out)
+		}
+		for _, in := range res.Incidents {
+			if len(in.Hosts) != 1 || hasEvidence(in, "lateral_spread") || len(in.Actions) != 0 {
+				t.Errorf("%s: hosts %v, actions %+v, evidence %+v; want one host, no spread, nothing isolated", in.ID, in.Hosts, in.Actions, in.Evidence)
+			}
+		}
+	})
+}
+
 // TestReplayPrevalenceCountsDistinctDays has the detection on five hosts
 // but over two days only: that is not yet an estate-wide pattern.
 func TestReplayPrevalenceCountsDistinctDays(t *testing.T) {

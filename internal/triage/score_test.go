@@ -62,7 +62,7 @@ func TestSuspicious(t *testing.T) {
 		score  int
 		action alert.Action
 		want   bool
-	}{{70, alert.ActionNone, true}, {59, alert.ActionNone, false}, {90, alert.ActionQuarantined, false}} {
+	}{{70, alert.ActionNone, true}, {69, alert.ActionNone, false}, {90, alert.ActionQuarantined, false}} {
 		if got := suspicious(&alert.Alert{Score: c.score, Action: c.action}); got != c.want {
 			t.Errorf("suspicious(%d, %s) = %v, want %v", c.score, c.action, got, c.want)
 		}

@@ -162,9 +162,12 @@ func gather(ctx context.Context, st Store, t *Tenant, a *alert.Alert, now time.T
 }
 
 // suspicious reports whether an alert's hash is worth following to other
-// hosts: the product let it run and rates it above medium (60: CrowdStrike names 70 High).
+// hosts: the product let it run and rates it high (70: CrowdStrike's
+// "High"). It is the same line as the prevalence rule's: a medium rating
+// (≤ 69) may be estate-wide noise and is never spread; a high one is never
+// noise.
 func suspicious(a *alert.Alert) bool {
-	return a.Score >= 60 && !a.Action.Mitigated()
+	return a.Score > noiseMaxScore && !a.Action.Mitigated()
 }
 
 // place finds the open incident the alert belongs to (same host within 24 h,

@@ -90,3 +90,21 @@ func (db *DB) Tenant(ctx context.Context, id string) (*TenantRecord, error) {
 	t.Config, t.UpdatedAt = []byte(cfg), fromMicros(at)
 	return &t, nil
 }
+
+// TenantIDs lists the tenants applied to the store.
+func (db *DB) TenantIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM tenants ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
