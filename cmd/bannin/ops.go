@@ -122,7 +122,33 @@ func newQuarantine() *cobra.Command {
 		},
 	}
 	rf.register(retry)
-	cmd.AddCommand(list, retry)
+	var sf storeFlags
+	show := &cobra.Command{
+		Use:   "show --tenant ID PAYLOAD-ID",
+		Short: "Print a quarantined payload's reason (stderr) and its raw bytes (stdout), to fix it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("payload id %q: want a number from `quarantine list`", args[0])
+			}
+			a, err := sf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			it, err := a.DB.InboxItem(cmd.Context(), sf.tenant, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "payload %d (%s, source %s, received %s): %s\n", it.ID, it.State, it.Source,
+				it.ReceivedAt.Format("2006-01-02 15:04:05Z07:00"), it.Error)
+			_, err = cmd.OutOrStdout().Write(it.Payload)
+			return err
+		},
+	}
+	sf.register(show)
+	cmd.AddCommand(list, show, retry)
 	return cmd
 }
 

@@ -227,7 +227,7 @@ func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxI
 	if err != nil {
 		return nil, p.quarantine(ctx, tx, it, st, err.Error())
 	}
-	alerts, err := decode(src.Decoder, it.Payload)
+	alerts, err := decodeAll(src.Decoder, it.Payload)
 	if err != nil {
 		return nil, p.quarantine(ctx, tx, it, st, err.Error())
 	}
@@ -235,9 +235,6 @@ func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxI
 	for i := range alerts {
 		a := &alerts[i]
 		a.Tenant, a.Source, a.Received = it.Tenant, it.Source, it.ReceivedAt
-		if a.VendorID == "" {
-			return nil, p.quarantine(ctx, tx, it, st, "decoded alert has no vendor id")
-		}
 		o, err := triage.Process(ctx, tx, src.Tenant, a, it.ID)
 		if err != nil {
 			return nil, fmt.Errorf("triage %s/%s %s: %w", it.Tenant, it.Source, a.VendorID, err)
@@ -252,6 +249,33 @@ func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxI
 	}
 	st.Accepted++
 	return outs, tx.FinishInbox(ctx, it.ID, sqlstore.InboxDone, "", it.ReceivedAt)
+}
+
+// decodeAll decodes an inbox row. A row normally holds one payload; a body
+// that was quarantined whole (and then fixed and retried) may hold several,
+// so it is split again first.
+func decodeAll(d connector.Decoder, payload []byte) ([]alert.Alert, error) {
+	parts, err := connector.Split(payload)
+	if err != nil {
+		return nil, err
+	}
+	var out []alert.Alert
+	for i, p := range parts {
+		as, err := decode(d, p)
+		if err != nil {
+			if len(parts) > 1 {
+				err = fmt.Errorf("payload %d of %d: %w", i+1, len(parts), err)
+			}
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	for _, a := range out {
+		if a.VendorID == "" {
+			return nil, fmt.Errorf("%w: decoded alert has no vendor id", connector.ErrBadPayload)
+		}
+	}
+	return out, nil
 }
 
 // decode runs a vendor decoder, turning a panic into a quarantine reason.

@@ -1,11 +1,13 @@
 package intake
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -70,9 +72,10 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.Clock().UTC()
-	payloads, splitErr := connector.Split(body)
+	items, quarantined, splitErr := h.items(tenantID, source, now, body)
 	if splitErr != nil {
-		// Kept whole in quarantine with the reason, so it can be fixed and re-run.
+		// Nothing usable: kept whole in quarantine with the reason, so it can
+		// be fixed and re-run (`bannin quarantine retry`).
 		item := sqlstore.InboxItem{Tenant: tenantID, Source: source, ReceivedAt: now, Payload: body,
 			State: sqlstore.InboxQuarantined, Error: splitErr.Error()}
 		if err := h.Committer.Submit(r.Context(), []sqlstore.InboxItem{item}); err != nil {
@@ -82,17 +85,61 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, splitErr.Error()+" (kept in quarantine)")
 		return
 	}
-	items := make([]sqlstore.InboxItem, len(payloads))
-	for i, p := range payloads {
-		items[i] = sqlstore.InboxItem{Tenant: tenantID, Source: source, ReceivedAt: now, Payload: p}
-	}
 	if err := h.Committer.Submit(r.Context(), items); err != nil {
 		h.fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(w).Encode(map[string]int{"accepted": len(items)})
+	reply := map[string]any{"accepted": len(items) - len(quarantined)}
+	if len(quarantined) > 0 {
+		reply["quarantined"] = quarantined
+	}
+	json.NewEncoder(w).Encode(reply)
+}
+
+// items cuts a body into inbox rows. When the body as a whole is not valid
+// but is line-separated (NDJSON with a broken line), every good line is
+// accepted and every bad one kept in quarantine with its reason, so one bad
+// line neither loses nor blocks the others; quarantined lists those reasons.
+// Only a body with no usable payload at all is an error.
+func (h *Webhook) items(tenantID, source string, now time.Time, body []byte) (items []sqlstore.InboxItem, quarantined []string, err error) {
+	row := func(p []byte) sqlstore.InboxItem {
+		return sqlstore.InboxItem{Tenant: tenantID, Source: source, ReceivedAt: now, Payload: p}
+	}
+	payloads, err := connector.Split(body)
+	if err == nil {
+		for _, p := range payloads {
+			items = append(items, row(p))
+		}
+		return items, nil, nil
+	}
+	lines := bytes.Split(body, []byte("\n"))
+	if len(lines) < 2 {
+		return nil, nil, err
+	}
+	good := 0
+	for n, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		ps, lerr := connector.Split(line)
+		if lerr != nil {
+			reason := fmt.Sprintf("line %d: %v", n+1, lerr)
+			it := row(bytes.Clone(line))
+			it.State, it.Error = sqlstore.InboxQuarantined, reason
+			items = append(items, it)
+			quarantined = append(quarantined, reason)
+			continue
+		}
+		for _, p := range ps {
+			items, good = append(items, row(p)), good+1
+		}
+	}
+	if good == 0 {
+		return nil, nil, err
+	}
+	return items, quarantined, nil
 }
 
 func (h *Webhook) fail(w http.ResponseWriter, err error) {
@@ -109,5 +156,7 @@ func (h *Webhook) fail(w http.ResponseWriter, err error) {
 func writeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(map[string]string{"error": msg})
 }

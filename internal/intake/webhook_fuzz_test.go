@@ -64,8 +64,9 @@ func serve(t *testing.T, h http.Handler, sig string, body []byte) *httptest.Resp
 }
 
 // FuzzWebhook posts arbitrary, correctly signed bodies. The webhook must
-// never panic and answers 202 (every payload stored, each a JSON object),
-// 400 (the whole body quarantined with a reason) or 413; the same body
+// never panic and answers 202 (every payload stored, each a JSON object;
+// broken lines of line-separated bodies quarantined with their reasons, and
+// counted), 400 (the whole body quarantined with a reason) or 413; the same body
 // signed wrongly is 401 and stores nothing.
 func FuzzWebhook(f *testing.F) {
 	for _, s := range []string{
@@ -90,11 +91,20 @@ func FuzzWebhook(f *testing.F) {
 		items := rec.take()
 		switch w.Code {
 		case http.StatusAccepted:
-			var got struct{ Accepted int }
-			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Accepted != len(items) {
-				t.Fatalf("202 says %q, but %d payloads were stored", w.Body, len(items))
+			var got struct {
+				Accepted    int
+				Quarantined []string
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Accepted+len(got.Quarantined) != len(items) || (len(got.Quarantined) > 0 && got.Accepted == 0) {
+				t.Fatalf("202 says %q, but %d rows were stored", w.Body, len(items))
 			}
 			for i, it := range items {
+				if it.State == sqlstore.InboxQuarantined {
+					if it.Error == "" || !bytes.Contains(body, it.Payload) {
+						t.Fatalf("quarantined line %d stored as %+v, want its bytes with a reason", i, it)
+					}
+					continue
+				}
 				if it.State != "" || it.Tenant != "t1" || it.Source != "s1" || !isObject(it.Payload) {
 					t.Fatalf("payload %d stored as %+v (%q), want a pending JSON object of t1/s1", i, it, it.Payload)
 				}

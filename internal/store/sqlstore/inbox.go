@@ -119,6 +119,23 @@ func (db *DB) Quarantined(ctx context.Context, tenant string, limit int) ([]Inbo
 	return scanInbox(rows)
 }
 
+// InboxItem loads one inbox row of a tenant (to show a quarantined payload).
+func (db *DB) InboxItem(ctx context.Context, tenant string, id int64) (*InboxItem, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
+		FROM inbox WHERE tenant = $1 AND id = $2`, tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("load inbox %d: %w", id, err)
+	}
+	items, err := scanInbox(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("payload %d of tenant %s: %w", id, tenant, ErrNotFound)
+	}
+	return &items[0], nil
+}
+
 // Requeue puts quarantined payloads of a tenant back into the pipeline (after
 // a fix to the decoder or the payload). ids empty means all of them. It
 // returns how many rows were requeued.
