@@ -53,7 +53,7 @@ func TestNormalizeCorpus(t *testing.T) {
 
 func TestNormalizeBadInput(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "bad.json")
-	os.WriteFile(in, []byte(`{"not":"an alert"}`+"\n"+`{"composite_id":"x:ind:1","agent_id":"a","device":{"hostname":"h"}}`), 0o644)
+	os.WriteFile(in, []byte(`{"not":"an alert"}`+"\n"+`{"composite_id":"x:ind:1","agent_id":"a","severity":50,"device":{"hostname":"h"}}`), 0o644)
 	out, errOut, err := run(t, "normalize", "--vendor", "crowdstrike", "--in", in)
 	if err == nil || !strings.Contains(errOut, "payload 1:") {
 		t.Errorf("err = %v, stderr %q: want payload 1 reported and a failing exit", err, errOut)
@@ -125,6 +125,23 @@ func TestReplayCLI(t *testing.T) {
 	for _, k := range []string{"id", "priority", "severity", "status", "verdict", "needs_human", "alert_count", "hosts", "techniques", "evidence", "actions", "notifications"} {
 		if _, ok := inc[k]; !ok {
 			t.Errorf("incidents[0].%s missing", k)
+		}
+	}
+}
+
+// TestNormalizeWrongShape: alerts bannin could not judge or act on are
+// refused with the reason, not turned into incidents about nobody.
+func TestNormalizeWrongShape(t *testing.T) {
+	for name, payload := range map[string]string{
+		"no severity": `{"composite_id":"x:1","agent_id":"a"}`,
+		"no endpoint": `{"composite_id":"x:2","severity":50}`,
+		"bad device":  `{"composite_id":"x:3","severity":50,"agent_id":"a","device":"oops"}`,
+	} {
+		in := filepath.Join(t.TempDir(), "p.json")
+		os.WriteFile(in, []byte(payload), 0o644)
+		_, errOut, err := run(t, "normalize", "--vendor", "crowdstrike", "--in", in)
+		if err == nil || !strings.Contains(errOut, "x:") {
+			t.Errorf("%s: err %v, stderr %q; want refused naming the alert", name, err, errOut)
 		}
 	}
 }

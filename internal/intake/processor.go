@@ -235,6 +235,9 @@ func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxI
 	for i := range alerts {
 		a := &alerts[i]
 		a.Tenant, a.Source, a.Received = it.Tenant, it.Source, it.ReceivedAt
+		if a.EventTime.IsZero() {
+			a.EventTime = it.ReceivedAt // no readable time in the payload: take its receipt
+		}
 		o, err := triage.Process(ctx, tx, src.Tenant, a, it.ID)
 		if err != nil {
 			return nil, fmt.Errorf("triage %s/%s %s: %w", it.Tenant, it.Source, a.VendorID, err)

@@ -125,8 +125,26 @@ func decodeAlert(f fields, raw []byte) (alert.Alert, error) {
 	if c, ok := f.num("confidence"); ok {
 		a.Confidence = alert.Clamp(c)
 	}
-	return a, nil
+	return a, checkAlert(f, a)
 }
+
+// checkAlert refuses an alert bannin could not judge or act on: one with no
+// rating, no endpoint, or a device that is not an object (an alert without a
+// readable time is taken at its receipt time by intake). Such a
+// payload is not what the Alerts API sends, so it goes to quarantine with
+// the reason instead of becoming an incident about nobody.
+func checkAlert(f fields, a alert.Alert) error {
+	switch {
+	case f.has("device") && !isObject(f["device"]):
+		return bad("alert %s: device is not an object", a.VendorID)
+	case a.VendorSeverity == "":
+		return bad("alert %s has no severity or severity_name", a.VendorID)
+	case a.Host.ID == "" && a.Host.Name == "":
+		return bad("alert %s names no endpoint (agent_id, device or source_endpoint_*)", a.VendorID)
+	}
+	return nil
+}
+
 
 // alertHost reads the host. agent_id is the AID the containment call takes
 // (it equals device.device_id); identity (IDP) alerts have no device object

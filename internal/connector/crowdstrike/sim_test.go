@@ -207,7 +207,7 @@ func TestSimInject(t *testing.T) {
 		ok            bool
 	}{
 		{"bare object", `{}`, true},
-		{"pretty alert", "{\n  \"agent_id\": \"b1\",\n  \"device\": {\"hostname\": \"srv-1\"}\n}", true},
+		{"pretty alert", "{\n  \"agent_id\": \"b1\",\n  \"severity\": 50,\n  \"device\": {\"hostname\": \"srv-1\"}\n}", true},
 		{"stream event", `{"metadata":{},"event":{}}`, false},
 		{"not an object", `[1]`, false},
 		{"duplicate id", `{"composite_id":"dup"}`, true},
