@@ -168,7 +168,10 @@ func serve(ctx context.Context, cfg app.Config, listen string, ready func(addr s
 	if err != nil {
 		return err
 	}
-	if err := a.Start(ctx); err != nil {
+	// The app outlives the signal: on Ctrl-C the HTTP server stops taking
+	// requests first (in-flight webhooks finish and are acknowledged), then
+	// the app stops.
+	if err := a.Start(context.WithoutCancel(ctx)); err != nil {
 		a.Close(context.Background())
 		return err
 	}

@@ -140,15 +140,18 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops everything and waits for it.
+// Close stops everything and waits for it: running jobs finish first (a
+// vendor call is not cut off mid-way), then intake and triage stop.
 func (a *App) Close(ctx context.Context) error {
 	if a.cancel != nil {
+		stop, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := a.Jobs.Stop(stop); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Warn("stopping jobs", "err", err)
+		}
+		cancel()
 		a.cancel()
 		a.wg.Wait()
 		a.Committer.Wait()
-		if err := a.Jobs.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Warn("stopping jobs", "err", err)
-		}
 	}
 	a.closeSims()
 	return a.DB.Close()

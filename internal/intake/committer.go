@@ -31,6 +31,7 @@ type Committer struct {
 	maxBytes int64
 	inflight atomic.Int64
 	notify   func() // called after each successful commit (wakes the processor)
+	stopped  atomic.Bool
 	log      *slog.Logger
 	wg       sync.WaitGroup
 }
@@ -79,6 +80,9 @@ func (c *Committer) Inflight() int64 { return c.inflight.Load() }
 // Submit stores items (and cursor advances) durably and returns once they are
 // committed. Nothing is acknowledged before this returns nil.
 func (c *Committer) Submit(ctx context.Context, items []sqlstore.InboxItem, cursors ...sqlstore.Cursor) error {
+	if c.stopped.Load() {
+		return ErrBusy // shutting down: the sender retries against a running node
+	}
 	var size int64
 	for _, it := range items {
 		size += int64(len(it.Payload)) + 128
@@ -119,6 +123,7 @@ func (c *Committer) run(ctx context.Context) {
 		var first *submission
 		select {
 		case <-ctx.Done():
+			c.stopped.Store(true)
 			c.drainWith(ctx.Err())
 			return
 		case first = <-c.queue:
