@@ -145,7 +145,6 @@ func checkAlert(f fields, a alert.Alert) error {
 	return nil
 }
 
-
 // alertHost reads the host. agent_id is the AID the containment call takes
 // (it equals device.device_id); identity (IDP) alerts have no device object
 // and name the endpoint in source_endpoint_* (else target_endpoint_*).
