@@ -56,6 +56,7 @@ type Processor struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	batch   int
+	current int64 // the inbox row being triaged, for isolatePoison
 	mu      sync.Mutex
 	stats   Stats
 	observe func(triage.Outcome)
@@ -116,28 +117,34 @@ func (p *Processor) Run(ctx context.Context, idle time.Duration) {
 }
 
 // isolatePoison handles a batch that keeps failing while the store is
-// healthy: it retries the oldest row alone and, if that fails too,
-// quarantines that row with the error, so one payload that breaks triage
-// cannot stop intake for everybody. `bannin quarantine retry` re-runs it
-// after a fix.
+// healthy: it retries the oldest row alone and, if that fails with an error
+// about the data itself (a value the database refuses), quarantines exactly
+// that row with the error, so one payload that breaks triage cannot stop
+// intake for everybody. `bannin quarantine retry` re-runs it after a fix.
+// Any other failure (connection, lock, time-out) leaves every row pending.
 func (p *Processor) isolatePoison(ctx context.Context, cause error) error {
+	if !sqlstore.IsDataError(cause) {
+		return cause
+	}
 	if err := p.db.SQL().PingContext(ctx); err != nil {
 		return cause // the store is down: wait for it, quarantine nothing
 	}
 	saved := p.batch
 	p.batch = 1
+	p.current = 0
 	_, err := p.Step(ctx)
 	p.batch = saved
-	if err == nil {
-		return nil
+	if err == nil || !sqlstore.IsDataError(err) || p.current == 0 {
+		return err
 	}
+	id := p.current
 	return p.db.InTx(ctx, func(tx *sqlstore.Tx) error {
-		items, qerr := tx.ClaimPending(ctx, 1)
-		if qerr != nil || len(items) == 0 {
-			return qerr
+		it, qerr := tx.PendingItem(ctx, id)
+		if qerr != nil || it == nil {
+			return qerr // another node took it meanwhile
 		}
 		var st Stats
-		if qerr := p.quarantine(ctx, tx, items[0], &st, "triage failed: "+err.Error()); qerr != nil {
+		if qerr := p.quarantine(ctx, tx, *it, &st, "triage failed: "+err.Error()); qerr != nil {
 			return qerr
 		}
 		p.mu.Lock()
@@ -223,6 +230,7 @@ func lockTenants(ctx context.Context, tx *sqlstore.Tx, items []sqlstore.InboxIte
 // outcome, not an error); only store failures are errors.
 func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxItem, st *Stats) ([]triage.Outcome, error) {
 	st.Received++
+	p.current = it.ID
 	src, err := p.dir.Source(it.Tenant, it.Source)
 	if err != nil {
 		return nil, p.quarantine(ctx, tx, it, st, err.Error())

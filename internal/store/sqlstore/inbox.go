@@ -99,6 +99,21 @@ func scanInbox(rows *sql.Rows) ([]InboxItem, error) {
 	return out, rows.Err()
 }
 
+// PendingItem locks and returns one pending inbox row by id, or nil when it
+// is no longer pending.
+func (tx *Tx) PendingItem(ctx context.Context, id int64) (*InboxItem, error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
+		FROM inbox WHERE id = $1 AND state = 'pending'`+tx.dialect.ClaimSuffix, id)
+	if err != nil {
+		return nil, fmt.Errorf("claim inbox %d: %w", id, err)
+	}
+	items, err := scanInbox(rows)
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	return &items[0], nil
+}
+
 // FinishInbox marks an inbox row done, or quarantined with its reason.
 func (tx *Tx) FinishInbox(ctx context.Context, id int64, state, reason string, at time.Time) error {
 	_, err := tx.tx.ExecContext(ctx, `UPDATE inbox SET state = $1, error = $2, done_at = $3 WHERE id = $4`,
