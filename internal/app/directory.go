@@ -149,7 +149,7 @@ func (d *directory) pollers(a *App) []*intake.Poller {
 				continue
 			}
 			out = append(out, &intake.Poller{Tenant: id, Source: name, API: s.api, Cursors: a.DB, Committer: a.Committer,
-				Interval: s.interval, Clock: a.cfg.Clock, Log: a.log})
+				Leases: a.DB, Interval: s.interval, Clock: a.cfg.Clock, Log: a.log})
 		}
 	}
 	return out

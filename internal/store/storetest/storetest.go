@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"ConcurrentClaim", testConcurrentClaim},
 		{"ClaimSkipsLocked", testClaimSkipsLocked},
 		{"LockTenant", testLockTenant},
+		{"PollLease", testPollLease},
+		{"PrevalenceWith", testPrevalenceWith},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
