@@ -47,6 +47,8 @@ type Config struct {
 	// PhoneWebhook is the telephony service's URL; PhoneSecret signs calls.
 	PhoneWebhook string
 	PhoneSecret  []byte
+	// WebhookSecret signs notifications to contacts' own webhooks.
+	WebhookSecret []byte
 	// DryRunNotify renders notifications and records them as sent without
 	// delivering them (replay).
 	DryRunNotify bool

@@ -33,7 +33,7 @@ func (a *App) notifyWorker() (*notifyWorker, error) {
 		}
 		return w, nil
 	}
-	w := &notifyWorker{app: a, channels: map[string]notify.Channel{"slack": notify.NewSlack()}}
+	w := &notifyWorker{app: a, channels: map[string]notify.Channel{"slack": notify.NewSlack(), "webhook": notify.NewHook(a.cfg.WebhookSecret)}}
 	if a.cfg.Email.Host != "" {
 		e, err := notify.NewEmail(a.cfg.Email)
 		if err != nil {
@@ -112,8 +112,10 @@ func address(n *sqlstore.Notification) notify.Address {
 		a.Email = n.Address
 	case "phone":
 		a.Phone = n.Address
-	case "slack", "webhook":
+	case "slack":
 		a.SlackWebhook = n.Address
+	case "webhook":
+		a.URL = n.Address
 	}
 	return a
 }

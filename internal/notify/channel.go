@@ -23,11 +23,13 @@ var (
 	_ Channel = (*Email)(nil)
 	_ Channel = (*Slack)(nil)
 	_ Channel = (*Phone)(nil)
+	_ Channel = (*Hook)(nil)
 )
 
 // Address is one contact of the tenant file. Each channel reads the field it
 // needs and refuses, permanently, a contact without it.
 type Address struct {
+	URL          string // a generic webhook endpoint (via: webhook)
 	Email        string
 	Phone        string // "+81-3-5555-0100"
 	SlackWebhook string // the incoming-webhook URL of the contact's channel
