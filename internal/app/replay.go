@@ -29,8 +29,7 @@ const maxLine = 16 << 20
 // pending payloads received at their received_at, bad lines quarantined with
 // the reason. It returns how many lines it read and how many were bad.
 func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (lines, bad int, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
+	br := bufio.NewReaderSize(r, 1<<20)
 	var batch []sqlstore.InboxItem
 	flush := func() error {
 		if len(batch) == 0 {
@@ -41,17 +40,25 @@ func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (
 		a.Processor.Wake()
 		return err
 	}
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
+	for {
+		raw, tooLong, rerr := readLine(br, maxLine)
+		if rerr != nil && rerr != io.EOF {
+			return lines, bad, fmt.Errorf("line %d: %w", lines+1, rerr)
 		}
-		lines++
-		item := a.envelopeItem(lines, line)
-		if item.State == sqlstore.InboxQuarantined {
-			bad++
+		line := bytes.TrimSpace(raw)
+		if len(line) > 0 || tooLong {
+			lines++
+			var item sqlstore.InboxItem
+			if tooLong {
+				item = a.badLine(lines, "", raw[:min(len(raw), 1024)], fmt.Sprintf("longer than %d MiB (kept: its first KiB)", maxLine>>20))
+			} else {
+				item = a.envelopeItem(lines, line)
+			}
+			if item.State == sqlstore.InboxQuarantined {
+				bad++
+			}
+			batch = append(batch, item)
 		}
-		batch = append(batch, item)
 		if len(batch) >= 500 {
 			if err := flush(); err != nil {
 				return lines, bad, err
@@ -60,9 +67,9 @@ func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (
 				progress(lines)
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return lines, bad, fmt.Errorf("line %d: %w", lines+1, err)
+		if rerr == io.EOF {
+			break
+		}
 	}
 	if err := flush(); err != nil {
 		return lines, bad, err
@@ -78,11 +85,9 @@ func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (
 func (a *App) envelopeItem(n int, line []byte) sqlstore.InboxItem {
 	var e Envelope
 	bad := func(tenantID, why string) sqlstore.InboxItem {
-		if tenantID == "" {
-			tenantID = "-"
-		}
-		return sqlstore.InboxItem{Tenant: tenantID, Source: e.Source, ReceivedAt: a.cfg.Clock().UTC(), Payload: slices.Clone(line),
-			State: sqlstore.InboxQuarantined, Error: fmt.Sprintf("line %d: %s", n, why)}
+		it := a.badLine(n, tenantID, line, why)
+		it.Source = e.Source
+		return it
 	}
 	if err := json.Unmarshal(line, &e); err != nil {
 		return bad("", "not a replay envelope: "+err.Error())
@@ -97,6 +102,34 @@ func (a *App) envelopeItem(n int, line []byte) sqlstore.InboxItem {
 		return bad(e.Tenant, "payload is missing or not a JSON object")
 	}
 	return sqlstore.InboxItem{Tenant: e.Tenant, Source: e.Source, ReceivedAt: e.ReceivedAt.UTC(), Payload: slices.Clone([]byte(e.Payload))}
+}
+
+// badLine keeps an unusable input line in quarantine with its reason.
+func (a *App) badLine(n int, tenantID string, line []byte, why string) sqlstore.InboxItem {
+	if tenantID == "" {
+		tenantID = "-"
+	}
+	return sqlstore.InboxItem{Tenant: tenantID, ReceivedAt: a.cfg.Clock().UTC(), Payload: slices.Clone(line),
+		State: sqlstore.InboxQuarantined, Error: fmt.Sprintf("line %d: %s", n, why)}
+}
+
+// readLine reads one line of at most limit bytes. A longer line is read to
+// its end and dropped: tooLong is set and line holds its start.
+func readLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) <= limit {
+			line = append(line, chunk...)
+		} else {
+			if !tooLong {
+				line = append(line, chunk[:max(0, min(len(chunk), limit-len(line)))]...)
+			}
+			tooLong = true
+		}
+		if err != bufio.ErrBufferFull {
+			return line, tooLong, err
+		}
+	}
 }
 
 // Replay feeds the input, waits until every payload is triaged and every job

@@ -96,3 +96,22 @@ func replay(t *testing.T, input []byte) *app.Result {
 	}
 	return res
 }
+
+// TestReplayLongLine: a line over the limit is quarantined, not fatal.
+func TestReplayLongLine(t *testing.T) {
+	var in bytes.Buffer
+	if _, err := Month(&in, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), 20, 5); err != nil {
+		t.Fatal(err)
+	}
+	good := in.Bytes()
+	var body bytes.Buffer
+	body.Write(good)
+	body.WriteString(`{"tenant":"hokuto","source":"falcon","received_at":"2026-10-30T00:00:00Z","payload":{"x":"`)
+	body.Write(bytes.Repeat([]byte("a"), 17<<20))
+	body.WriteString("\"}}\n")
+	body.Write(good[:bytes.IndexByte(good, '\n')+1])
+	res := replay(t, body.Bytes())
+	if res.Alerts.Quarantined != 1 || res.Alerts.Received != bytes.Count(good, []byte("\n"))+2 {
+		t.Errorf("alerts = %+v, want the long line quarantined and every other line read", res.Alerts)
+	}
+}
