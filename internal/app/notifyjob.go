@@ -63,8 +63,12 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[jobs.NotifyArgs]
 		return w.finish(ctx, n, false, fmt.Sprintf("channel %s is not configured on this bannin (see --smtp / --phone-webhook)", n.Channel), true)
 	}
 	msg, err := w.message(ctx, n)
-	if err != nil {
+	var re renderError
+	if errors.As(err, &re) {
 		return w.finish(ctx, n, false, "cannot render: "+err.Error(), true)
+	}
+	if err != nil {
+		return err // the store: River retries
 	}
 	receipt, err := ch.Send(ctx, address(n), msg)
 	n.Attempts++
@@ -140,8 +144,17 @@ func (w *notifyWorker) message(ctx context.Context, n *sqlstore.Notification) (n
 		return notify.Message{}, fmt.Errorf("tenant %s is not loaded", n.Tenant)
 	}
 	notice := buildNotice(rt, inc, alerts, acts, n)
-	return notify.Render(notice)
+	m, err := notify.Render(notice)
+	if err != nil {
+		return m, renderError{err}
+	}
+	return m, nil
 }
+
+// renderError is a notice that cannot be rendered: retrying will not help.
+type renderError struct{ error }
+
+func (e renderError) Unwrap() error { return e.error }
 
 func buildNotice(rt *runtimeTenant, inc *ticket.Incident, alerts []sqlstore.AlertRow, acts []*response.Action,
 	n *sqlstore.Notification) notify.Notice {

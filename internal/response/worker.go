@@ -40,6 +40,16 @@ type Worker struct {
 // Work runs one containment action. A repeated run after a crash finds the
 // action done (or the host already in the asked state) and calls nothing.
 func (w *Worker) Work(ctx context.Context, job *river.Job[jobs.ContainArgs]) error {
+	err := w.work(ctx, job)
+	if err != nil && job.Attempt >= job.MaxAttempts && !isControl(err) {
+		// River discards the job after this: make the action say so rather
+		// than stay "requested" for ever.
+		w.markFailed(job, err)
+	}
+	return err
+}
+
+func (w *Worker) work(ctx context.Context, job *river.Job[jobs.ContainArgs]) error {
 	act, err := w.Store.Action(ctx, job.Args.Tenant, job.Args.ActionID)
 	if err != nil {
 		return err
@@ -103,4 +113,26 @@ func (w *Worker) fail(ctx context.Context, act *Action, why string) error {
 	}
 	w.Log.Error("containment failed", "tenant", act.Tenant, "incident", act.Incident, "host", act.HostKey, "why", why)
 	return river.JobCancel(errors.New(why))
+}
+
+// isControl reports River's snooze and cancel results, which are not failures
+// of the last attempt.
+func isControl(err error) bool {
+	var snooze *river.JobSnoozeError
+	var cancel *river.JobCancelError
+	return errors.As(err, &snooze) || errors.As(err, &cancel)
+}
+
+// markFailed records, as best it can, that an action's job gave up.
+func (w *Worker) markFailed(job *river.Job[jobs.ContainArgs], cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	act, err := w.Store.Action(ctx, job.Args.Tenant, job.Args.ActionID)
+	if err != nil || act.State != StateRequested {
+		return
+	}
+	act.State, act.Detail, act.UpdatedAt = StateFailed, "gave up after the job's last try: "+cause.Error(), w.Stamp(act)
+	if err := w.Store.SaveAction(ctx, act, "action.failed", act.Detail); err != nil {
+		w.Log.Error("could not record a failed containment", "tenant", act.Tenant, "action", act.ID, "err", err)
+	}
 }
