@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/demo"
 	"github.com/bannin-soc/bannin/internal/tenant"
 )
@@ -143,5 +146,42 @@ func TestNormalizeWrongShape(t *testing.T) {
 		if err == nil || !strings.Contains(errOut, "x:") {
 			t.Errorf("%s: err %v, stderr %q; want refused naming the alert", name, err, errOut)
 		}
+	}
+}
+
+// TestSimControl drives the standalone simulator's control API over HTTP.
+func TestSimControl(t *testing.T) {
+	v, err := connector.Lookup("crowdstrike")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := v.NewSimulator()
+	srv := httptest.NewServer(simControl(sim))
+	defer srv.Close()
+	post := func(path, body string) int {
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := post("/_sim/alerts", `{"composite_id":"c:1","agent_id":"aid1","severity":50,"device":{"device_id":"aid1","hostname":"pc-1"}}`); c != 200 {
+		t.Errorf("inject: %d", c)
+	}
+	if c := post("/_sim/devices?id=aid2&name=pc-2", ""); c != 204 {
+		t.Errorf("add device: %d", c)
+	}
+	if c := post("/_sim/fail?n=1&status=503", ""); c != 204 {
+		t.Errorf("fail next: %d", c)
+	}
+	if c := post("/_sim/fail?n=x", ""); c != 400 {
+		t.Errorf("bad fail request: %d, want 400", c)
+	}
+	if c := post("/_sim/alerts", `not json`); c != 400 {
+		t.Errorf("bad inject: %d, want 400", c)
+	}
+	if ids := sim.(interface{ AlertIDs() []string }).AlertIDs(); len(ids) != 1 || ids[0] != "c:1" {
+		t.Errorf("simulator serves %v, want the injected c:1", ids)
 	}
 }
