@@ -61,17 +61,29 @@ type incidentState struct {
 }
 
 func merge(t *Tenant, inc *ticket.Incident, a *alert.Alert, j judgement, level string, now time.Time) {
+	host := alert.HostKey(a.Host)
+	// The incident's evidence explains its rating: an alert adds its own
+	// when it opens the incident, raises the score or brings a new host.
+	// Every alert keeps its full reason line on its own row either way, so a
+	// noisy host cannot grow the incident without bound.
+	explains := inc.ID == 0 || j.score > inc.Score || !slices.Contains(inc.Hosts, host)
 	inc.AlertCount++
 	inc.LastSeen = maxTime(inc.LastSeen, a.Received)
 	inc.UpdatedAt = now
-	inc.Hosts = union(inc.Hosts, alert.HostKey(a.Host))
+	inc.Hosts = union(inc.Hosts, host)
 	inc.Techniques = union(inc.Techniques, a.Techniques...)
 	inc.Priority = inc.Priority.Higher(j.priority)
 	if inc.Severity == "" || t.SeverityScale.Index(level) < t.SeverityScale.Index(inc.Severity) {
 		inc.Severity, inc.Score = level, j.score
 		inc.Title = title(a)
+	} else if j.score > inc.Score {
+		inc.Score = j.score
 	}
-	prefix := fmt.Sprintf("[%s@%s] ", orDash(a.Process.Name), alert.HostKey(a.Host))
+	inc.NeedsHuman = inc.NeedsHuman || t.Policy.NeedsHuman(inc.Severity)
+	if !explains {
+		return
+	}
+	prefix := fmt.Sprintf("[%s@%s] ", orDash(a.Process.Name), host)
 	if len(inc.Evidence) == 0 {
 		prefix = ""
 	}
@@ -84,7 +96,6 @@ func merge(t *Tenant, inc *ticket.Incident, a *alert.Alert, j judgement, level s
 		}
 		inc.Evidence = append(inc.Evidence, e)
 	}
-	inc.NeedsHuman = inc.NeedsHuman || t.Policy.NeedsHuman(inc.Severity)
 }
 
 func title(a *alert.Alert) string {

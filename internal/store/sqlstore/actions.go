@@ -30,7 +30,7 @@ func scanAction(sc interface{ Scan(...any) error }) (*response.Action, error) {
 
 // InsertAction stores a containment step and sets its ID.
 func (tx *Tx) InsertAction(ctx context.Context, a *response.Action) error {
-	id, err := insertID(ctx, tx.tx, `INSERT INTO actions (tenant, incident_id, kind, source, host_key, host_id, state,
+	id, err := insertID(ctx, tx, `INSERT INTO actions (tenant, incident_id, kind, source, host_key, host_id, state,
 		reason, key, detail, attempts, approver, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 		a.Tenant, a.IncidentID, string(a.Kind), a.Source, a.HostKey, a.HostID, string(a.State), a.Reason, a.Key,
@@ -54,7 +54,7 @@ func (db *DB) Action(ctx context.Context, tenant string, id int64) (*response.Ac
 
 // UpdateAction records an action's new state, detail and attempt count.
 func (tx *Tx) UpdateAction(ctx context.Context, a *response.Action) error {
-	res, err := tx.tx.ExecContext(ctx, `UPDATE actions SET state=$1, detail=$2, attempts=$3, approver=$4, updated_at=$5
+	res, err := tx.ExecContext(ctx, `UPDATE actions SET state=$1, detail=$2, attempts=$3, approver=$4, updated_at=$5
 		WHERE tenant=$6 AND id=$7`, string(a.State), a.Detail, a.Attempts, a.Approver, micros(a.UpdatedAt), a.Tenant, a.ID)
 	if err != nil {
 		return fmt.Errorf("update action %d: %w", a.ID, err)
@@ -72,7 +72,7 @@ func (db *DB) IncidentActions(ctx context.Context, tenant string, incidentID int
 
 // IncidentActions lists an incident's actions inside the transaction.
 func (tx *Tx) IncidentActions(ctx context.Context, tenant string, incidentID int64) ([]*response.Action, error) {
-	return actions(ctx, tx.tx, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
+	return actions(ctx, tx, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
 }
 
 // HostActions lists every action on one host of a tenant: the isolation log.
@@ -148,7 +148,7 @@ const notificationCols = `id, tenant, incident_id, channel, contact, address, la
 
 // InsertNotification stores a pending notification and sets its ID.
 func (tx *Tx) InsertNotification(ctx context.Context, n *Notification) error {
-	id, err := insertID(ctx, tx.tx, `INSERT INTO notifications (tenant, incident_id, channel, contact, address, language,
+	id, err := insertID(ctx, tx, `INSERT INTO notifications (tenant, incident_id, channel, contact, address, language,
 		kind, state, attempts, detail, created_at, sent_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
 		n.Tenant, n.IncidentID, n.Channel, n.Contact, n.Address, n.Language, n.Kind, n.State, n.Attempts, n.Detail,
 		micros(n.CreatedAt), micros(n.SentAt))
@@ -199,7 +199,7 @@ func notifications(ctx context.Context, q queryer, where string, args ...any) ([
 // RecordAttempt stores one delivery attempt and the notification's new state.
 func (db *DB) RecordAttempt(ctx context.Context, n *Notification, at time.Time, ok bool, detail string) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE notifications SET state=$1, attempts=$2, detail=$3, sent_at=$4
+		res, err := tx.ExecContext(ctx, `UPDATE notifications SET state=$1, attempts=$2, detail=$3, sent_at=$4
 			WHERE tenant=$5 AND id=$6`, n.State, n.Attempts, n.Detail, micros(n.SentAt), n.Tenant, n.ID)
 		if err != nil {
 			return fmt.Errorf("update notification %d: %w", n.ID, err)
@@ -207,7 +207,7 @@ func (db *DB) RecordAttempt(ctx context.Context, n *Notification, at time.Time, 
 		if k, _ := res.RowsAffected(); k == 0 {
 			return fmt.Errorf("notification %d of tenant %s: %w", n.ID, n.Tenant, ErrNotFound)
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notification_attempts (notification_id, at, ok, detail)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notification_attempts (notification_id, at, ok, detail)
 			VALUES ($1,$2,$3,$4)`, n.ID, micros(at), boolInt(ok), detail); err != nil {
 			return fmt.Errorf("record attempt: %w", err)
 		}

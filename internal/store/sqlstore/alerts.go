@@ -39,7 +39,7 @@ const (
 // alert delivered twice, e.g. by the poller and the webhook).
 func (tx *Tx) AlertSeen(ctx context.Context, tenant, source, vendorID string) (bool, error) {
 	var one int
-	err := tx.tx.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE tenant=$1 AND source=$2 AND vendor_id=$3`,
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE tenant=$1 AND source=$2 AND vendor_id=$3`,
 		tenant, source, vendorID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -65,7 +65,7 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 	if r.IncidentID != 0 {
 		inc = r.IncidentID
 	}
-	id, err := insertID(ctx, tx.tx, `INSERT INTO alerts (tenant, source, vendor, vendor_id, inbox_id, incident_id,
+	id, err := insertID(ctx, tx, `INSERT INTO alerts (tenant, source, vendor, vendor_id, inbox_id, incident_id,
 		disposition, fingerprint, pattern, host_key, sha256, score, reason, event_time, received_at, data)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
 		a.Tenant, a.Source, a.Vendor, a.VendorID, r.InboxID, inc, r.Disposition, a.Fingerprint(), a.Pattern(),
@@ -82,7 +82,7 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time.Time) (hosts, days int, err error) {
 	// Both counts come from the covering index alerts_pattern; days are UTC
 	// days (integer division of unix microseconds).
-	err = tx.tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host_key), COUNT(DISTINCT received_at / 86400000000) FROM alerts
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host_key), COUNT(DISTINCT received_at / 86400000000) FROM alerts
 		WHERE tenant=$1 AND pattern=$2 AND received_at >= $3`, tenant, pattern, micros(since)).Scan(&hosts, &days)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prevalence: %w", err)
@@ -93,7 +93,7 @@ func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time
 // PrevalenceWith is Prevalence counting one more sighting — the alert being
 // judged, on host at time at — without counting its host or day twice.
 func (tx *Tx) PrevalenceWith(ctx context.Context, tenant, pattern string, since time.Time, host string, at time.Time) (hosts, days int, err error) {
-	err = tx.tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT h), COUNT(DISTINCT d) FROM (
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT h), COUNT(DISTINCT d) FROM (
 		SELECT host_key AS h, received_at / 86400000000 AS d FROM alerts WHERE tenant=$1 AND pattern=$2 AND received_at >= $3
 		UNION ALL SELECT CAST($4 AS TEXT), CAST($5 AS BIGINT)) x`,
 		tenant, pattern, micros(since), host, micros(at)/86400000000).Scan(&hosts, &days)
@@ -110,7 +110,7 @@ func (db *DB) IncidentAlerts(ctx context.Context, tenant string, incidentID int6
 
 // IncidentAlerts returns the alerts of an incident inside the transaction.
 func (tx *Tx) IncidentAlerts(ctx context.Context, tenant string, incidentID int64) ([]AlertRow, error) {
-	return alertRows(ctx, tx.tx, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
+	return alertRows(ctx, tx, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
 }
 
 // DispositionCounts counts a tenant's alerts per disposition.

@@ -21,7 +21,7 @@ type AuditEntry struct {
 
 // Audit appends an entry to the audit log.
 func (tx *Tx) Audit(ctx context.Context, e AuditEntry) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ($1,$2,$3,$4,$5,$6)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ($1,$2,$3,$4,$5,$6)`,
 		e.Tenant, micros(e.At), e.Actor, e.Action, e.Object, e.Detail)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
@@ -63,7 +63,7 @@ type TenantRecord struct {
 // PutTenant stores or replaces a tenant, audited.
 func (db *DB) PutTenant(ctx context.Context, t TenantRecord, actor string) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO tenants (id, name, config, secrets, updated_at) VALUES ($1,$2,$3,$4,$5)
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, config, secrets, updated_at) VALUES ($1,$2,$3,$4,$5)
 			ON CONFLICT (id) DO UPDATE SET name=excluded.name, config=excluded.config, secrets=excluded.secrets,
 			updated_at=excluded.updated_at`, t.ID, t.Name, string(t.Config), t.Secrets, micros(t.UpdatedAt))
 		if err != nil {

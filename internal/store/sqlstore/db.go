@@ -64,6 +64,54 @@ var ErrConflict = errors.New("conflict")
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	// stmts caches prepared statements for the transaction's life: a triage
+	// batch runs the same dozen statements for hundreds of alerts, and the
+	// pure-Go SQLite engine otherwise parses each one every time.
+	stmts map[string]*sql.Stmt
+}
+
+// prepared returns the transaction's prepared form of query, or nil where
+// the driver caches statements itself (pgx).
+func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	if tx.dialect.Name != SQLite.Name {
+		return nil
+	}
+	if st, ok := tx.stmts[query]; ok {
+		return st
+	}
+	st, err := tx.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // let the plain call report the error
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[query] = st
+	return st
+}
+
+// ExecContext runs a statement in the transaction.
+func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.prepared(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.tx.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a one-row query in the transaction.
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, query, args...)
 }
 
 // SQL returns the transaction, for River's InsertManyTx.
@@ -92,7 +140,7 @@ func (tx *Tx) LockTenant(ctx context.Context, tenant string) error {
 	if tx.dialect.TenantLock == "" {
 		return nil
 	}
-	_, err := tx.tx.ExecContext(ctx, tx.dialect.TenantLock, tenant)
+	_, err := tx.ExecContext(ctx, tx.dialect.TenantLock, tenant)
 	return err
 }
 

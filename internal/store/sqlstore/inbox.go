@@ -66,7 +66,7 @@ func (tx *Tx) insertInbox(ctx context.Context, items []InboxItem) error {
 			}
 			args = append(args, it.Tenant, it.Source, micros(it.ReceivedAt), it.Payload, state, it.Error)
 		}
-		if _, err := tx.tx.ExecContext(ctx, b.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("insert inbox: %w", err)
 		}
 	}
@@ -76,7 +76,7 @@ func (tx *Tx) insertInbox(ctx context.Context, items []InboxItem) error {
 // ClaimPending returns up to limit pending inbox rows, oldest first, locked
 // for this transaction where the dialect supports it.
 func (tx *Tx) ClaimPending(ctx context.Context, limit int) ([]InboxItem, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
 		FROM inbox WHERE state = 'pending' ORDER BY id LIMIT $1`+tx.dialect.ClaimSuffix, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbox: %w", err)
@@ -102,7 +102,7 @@ func scanInbox(rows *sql.Rows) ([]InboxItem, error) {
 // PendingItem locks and returns one pending inbox row by id, or nil when it
 // is no longer pending.
 func (tx *Tx) PendingItem(ctx context.Context, id int64) (*InboxItem, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
 		FROM inbox WHERE id = $1 AND state = 'pending'`+tx.dialect.ClaimSuffix, id)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbox %d: %w", id, err)
@@ -116,7 +116,7 @@ func (tx *Tx) PendingItem(ctx context.Context, id int64) (*InboxItem, error) {
 
 // FinishInbox marks an inbox row done, or quarantined with its reason.
 func (tx *Tx) FinishInbox(ctx context.Context, id int64, state, reason string, at time.Time) error {
-	_, err := tx.tx.ExecContext(ctx, `UPDATE inbox SET state = $1, error = $2, done_at = $3 WHERE id = $4`,
+	_, err := tx.ExecContext(ctx, `UPDATE inbox SET state = $1, error = $2, done_at = $3 WHERE id = $4`,
 		state, reason, micros(at), id)
 	if err != nil {
 		return fmt.Errorf("finish inbox %d: %w", id, err)
@@ -207,7 +207,7 @@ type Cursor struct {
 
 // PutCursor stores a poller's position.
 func (tx *Tx) PutCursor(ctx context.Context, c Cursor) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO cursors (tenant, source, cursor, updated_at) VALUES ($1,$2,$3,$4)
+	_, err := tx.ExecContext(ctx, `INSERT INTO cursors (tenant, source, cursor, updated_at) VALUES ($1,$2,$3,$4)
 		ON CONFLICT (tenant, source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
 		c.Tenant, c.Source, c.Value, micros(c.UpdatedAt))
 	if err != nil {

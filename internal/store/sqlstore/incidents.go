@@ -49,7 +49,7 @@ func jsonText(v any) string {
 
 // InsertIncident stores a new incident and sets its ID and Ref.
 func (tx *Tx) InsertIncident(ctx context.Context, in *ticket.Incident) error {
-	id, err := insertID(ctx, tx.tx, `INSERT INTO incidents (tenant, status, verdict, priority, severity, score,
+	id, err := insertID(ctx, tx, `INSERT INTO incidents (tenant, status, verdict, priority, severity, score,
 		needs_human, title, hosts, techniques, evidence, alert_count, first_seen, last_seen, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
 		in.Tenant, string(in.Status), string(in.Verdict), string(in.Priority), in.Severity, in.Score,
@@ -72,7 +72,7 @@ func nonNil(s []string) []string {
 
 // UpdateIncident writes back an incident's mutable fields.
 func (tx *Tx) UpdateIncident(ctx context.Context, in *ticket.Incident) error {
-	res, err := tx.tx.ExecContext(ctx, `UPDATE incidents SET status=$1, verdict=$2, priority=$3, severity=$4, score=$5,
+	res, err := tx.ExecContext(ctx, `UPDATE incidents SET status=$1, verdict=$2, priority=$3, severity=$4, score=$5,
 		needs_human=$6, title=$7, hosts=$8, techniques=$9, evidence=$10, alert_count=$11, last_seen=$12, updated_at=$13
 		WHERE tenant=$14 AND id=$15`,
 		string(in.Status), string(in.Verdict), string(in.Priority), in.Severity, in.Score, boolInt(in.NeedsHuman),
@@ -94,7 +94,7 @@ func (db *DB) Incident(ctx context.Context, tenant string, id int64) (*ticket.In
 
 // Incident loads one incident of a tenant inside the transaction.
 func (tx *Tx) Incident(ctx context.Context, tenant string, id int64) (*ticket.Incident, error) {
-	return getIncident(ctx, tx.tx, tenant, id)
+	return getIncident(ctx, tx, tenant, id)
 }
 
 func getIncident(ctx context.Context, q queryer, tenant string, id int64) (*ticket.Incident, error) {
@@ -152,7 +152,7 @@ func (tx *Tx) openIncidentVia(ctx context.Context, alertCond string, args ...any
 }
 
 func (tx *Tx) oneIncident(ctx context.Context, q string, args ...any) (*ticket.Incident, error) {
-	in, err := scanIncident(tx.tx.QueryRowContext(ctx, q, args...))
+	in, err := scanIncident(tx.QueryRowContext(ctx, q, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil // absence is an answer here, not an error: the caller opens a new incident
 	}
@@ -169,7 +169,7 @@ func prefixed(p, cols string) string {
 
 // AddNote appends a line to an incident's history.
 func (tx *Tx) AddNote(ctx context.Context, tenant string, incidentID int64, n ticket.Note) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ($1,$2,$3,$4,$5)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ($1,$2,$3,$4,$5)`,
 		tenant, incidentID, micros(n.At), n.Author, n.Text)
 	if err != nil {
 		return fmt.Errorf("add note: %w", err)
