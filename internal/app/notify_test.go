@@ -49,7 +49,7 @@ func notifications(t *testing.T, a *app.App, tenantID string) (app.IncidentOut, 
 
 func attempts(t *testing.T, a *app.App, n *sqlstore.Notification) int {
 	t.Helper()
-	c, err := a.DB.Attempts(context.Background(), n.ID)
+	c, err := a.DB.Attempts(context.Background(), n.Tenant, n.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

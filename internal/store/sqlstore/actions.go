@@ -216,10 +216,11 @@ func (db *DB) RecordAttempt(ctx context.Context, n *Notification, at time.Time, 
 	})
 }
 
-// Attempts counts a notification's recorded delivery attempts.
-func (db *DB) Attempts(ctx context.Context, notificationID int64) (int, error) {
+// Attempts counts a tenant's notification's recorded delivery attempts.
+func (db *DB) Attempts(ctx context.Context, tenant string, notificationID int64) (int, error) {
 	var n int
-	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM notification_attempts WHERE notification_id=$1`, notificationID).Scan(&n)
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM notification_attempts a JOIN notifications n ON n.id = a.notification_id
+		WHERE n.tenant=$1 AND a.notification_id=$2`, tenant, notificationID).Scan(&n)
 	return n, err
 }
 

@@ -187,7 +187,7 @@ func testRecordAttempt(t *testing.T, db *sqlstore.DB) {
 	n.Attempts, n.State, n.Detail, n.SentAt = 2, "sent", "250 queued", t0.Add(2*time.Minute)
 	check(t, "RecordAttempt", db.RecordAttempt(ctx, n, n.SentAt, true, n.Detail))
 
-	attempts, err := db.Attempts(ctx, n.ID)
+	attempts, err := db.Attempts(ctx, n.Tenant, n.ID)
 	check(t, "Attempts", err)
 	if attempts != 2 {
 		t.Errorf("Attempts = %d, want 2", attempts)
@@ -213,7 +213,7 @@ func testRecordAttemptWrongTenant(t *testing.T, db *sqlstore.DB) {
 	wrong := *n
 	wrong.Tenant, wrong.State, wrong.Attempts, wrong.SentAt = "b", "sent", 1, t0
 	wantNotFound(t, "RecordAttempt as b", db.RecordAttempt(ctx, &wrong, t0, true, "hijacked"))
-	attempts, err := db.Attempts(ctx, n.ID)
+	attempts, err := db.Attempts(ctx, n.Tenant, n.ID)
 	check(t, "Attempts", err)
 	if attempts != 0 {
 		t.Errorf("Attempts on a's notification = %d, want 0", attempts)
