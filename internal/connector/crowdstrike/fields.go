@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // fields is one JSON object read leniently: a field of an unexpected JSON
@@ -57,6 +58,11 @@ func (f fields) str(k string) string {
 	}
 	switch raw[0] {
 	case '"':
+		// Most values have no escapes: slice them out instead of running
+		// the JSON decoder (a third of decode time went here).
+		if body := raw[1 : len(raw)-1]; len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(body, '\\') < 0 && isPlain(body) {
+			return strings.TrimSpace(string(body))
+		}
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
 			return ""
@@ -68,6 +74,17 @@ func (f fields) str(k string) string {
 		return string(raw)
 	}
 	return ""
+}
+
+// isPlain reports whether a JSON string body holds only printable ASCII or
+// UTF-8 without control characters, so that it needs no decoding.
+func isPlain(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // first returns the first non-empty string among keys.
