@@ -41,7 +41,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServe(), newDemo(), newReplay(), newNormalize(), newSim(), newQuarantine(), newIncident(),
-		newIsolations(), newMigrate(), newTenantCmd(), newBench(), newVersion())
+		newIsolations(), newMigrate(), newTenantCmd(), newBench(), newCalendar(), newVersion())
 	return root
 }
 

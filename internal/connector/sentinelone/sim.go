@@ -1,0 +1,368 @@
+package sentinelone
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+)
+
+// SimToken is the API token a simulator accepts unless WithToken sets
+// another.
+const SimToken = "bannin-sim-s1-apitoken-0123456789abcdef"
+
+// Sim simulates the parts of the SentinelOne management API bannin uses:
+// ApiToken auth, the threats and cloud-detection alerts lists with cursor
+// paging, the agents list (networkStatus) and the disconnect and connect
+// agent actions. It is an http.Handler; serve it with httptest.NewServer or
+// `bannin sim sentinelone --listen`. All methods are safe for concurrent use.
+type Sim struct {
+	mu         sync.Mutex
+	token      string
+	now        func() time.Time
+	latency    time.Duration
+	retryAfter time.Duration
+
+	threats  []*simItem
+	alerts   []*simItem
+	threatID map[string]bool
+	alertID  map[string]bool
+	agents   map[string]*simAgent
+	calls    map[string]int
+	ledger   []LedgerEntry
+	denied   map[string]bool
+	failN    int
+	failSt   int
+	seq      int
+	requests int
+
+	mux *http.ServeMux
+}
+
+// LedgerEntry is one disconnect or connect call the simulator received.
+type LedgerEntry struct {
+	At      time.Time
+	AgentID string
+	Action  string // "disconnect" or "connect"
+	Key     string // X-Bannin-Idempotency-Key, else action+":"+agentID
+	Status  int    // HTTP status answered
+}
+
+// simItem is one threat or alert, with its list sort key.
+type simItem struct {
+	id      string
+	created time.Time
+	raw     json.RawMessage
+}
+
+type simAgent struct {
+	id, name, os string
+	status       string // networkStatus
+}
+
+// SimOption configures a Sim.
+type SimOption func(*Sim)
+
+// WithToken sets the API token the simulator accepts.
+func WithToken(tok string) SimOption { return func(s *Sim) { s.token = tok } }
+
+// WithClock sets the simulator's clock (assigned createdAt, ledger times),
+// so replays run on virtual time.
+func WithClock(now func() time.Time) SimOption { return func(s *Sim) { s.now = now } }
+
+// WithLatency delays every answer by d (or until the request is cancelled).
+func WithLatency(d time.Duration) SimOption { return func(s *Sim) { s.latency = d } }
+
+// WithRetryAfter sets the Retry-After sent with injected 429s (default 2 s).
+func WithRetryAfter(d time.Duration) SimOption { return func(s *Sim) { s.retryAfter = d } }
+
+// NewSim returns an empty simulator.
+func NewSim(opts ...SimOption) *Sim {
+	s := &Sim{
+		token: SimToken, now: time.Now, retryAfter: 2 * time.Second,
+		threatID: map[string]bool{}, alertID: map[string]bool{},
+		agents: map[string]*simAgent{}, calls: map[string]int{}, denied: map[string]bool{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.routes()
+	return s
+}
+
+var _ connector.Simulator = (*Sim)(nil)
+
+// Credentials implements connector.Simulator. SentinelOne has no client
+// id: the secret is the API token.
+func (s *Sim) Credentials() (id, secret string) { return "", s.token }
+
+// Inject queues threat objects (items of /web/api/v2.1/threats) for the
+// threats list, and STAR alert objects (alertInfo) for the alerts list. A
+// missing id or created time (threatInfo.createdAt, alertInfo.createdAt) is
+// assigned: 19-digit ids and the clock's time (inject in order for
+// ascending times). The agent named is learned, connected, so that it can
+// be disconnected. Payloads are otherwise kept as sent (compacted). Inject
+// stops at the first payload it cannot take; those before it stay queued.
+func (s *Sim) Inject(payloads ...[]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range payloads {
+		if err := s.injectLocked(p); err != nil {
+			return fmt.Errorf("sentinelone sim: inject payload %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sim) injectLocked(p []byte) error {
+	f, err := parseObject(p)
+	if err != nil {
+		return err
+	}
+	isThreat := f.has("threatInfo")
+	if !isThreat && !f.has("alertInfo") {
+		return fmt.Errorf("takes threat (threatInfo) or STAR alert (alertInfo) objects")
+	}
+	raw := compact(p)
+	s.seq++
+	infoKey, idOf := "threatInfo", func(f fields) string { id, _ := threatKey(f); return id }
+	if !isThreat {
+		infoKey, idOf = "alertInfo", func(f fields) string { return f.obj("alertInfo").str("alertId") }
+	}
+	var m map[string]any
+	changed := false
+	edit := func() error {
+		if m == nil {
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if err := d.Decode(&m); err != nil {
+				return err
+			}
+		}
+		changed = true
+		return nil
+	}
+	info := f.obj(infoKey)
+	if idOf(f) == "" {
+		if err := edit(); err != nil {
+			return err
+		}
+		id := strconv.FormatInt(1_900_000_000_000_000_000+int64(s.seq)*1_000_003, 10)
+		if isThreat {
+			m["id"] = id
+			setIn(m, infoKey, "threatId", id)
+		} else {
+			setIn(m, infoKey, "alertId", id)
+		}
+	}
+	if parseTime(info.str("createdAt")).IsZero() {
+		if err := edit(); err != nil {
+			return err
+		}
+		setIn(m, infoKey, "createdAt", timeText(s.now()))
+	}
+	if changed {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		raw = b
+		if f, err = parseObject(raw); err != nil {
+			return err
+		}
+	}
+	it := &simItem{id: idOf(f), created: f.obj(infoKey).time("createdAt"), raw: raw}
+	seen := s.threatID
+	if !isThreat {
+		seen = s.alertID
+	}
+	if seen[it.id] {
+		return fmt.Errorf("id %q injected twice", it.id)
+	}
+	seen[it.id] = true
+	if isThreat {
+		s.threats = insertSorted(s.threats, it)
+	} else {
+		s.alerts = insertSorted(s.alerts, it)
+	}
+	rt := f.obj("agentRealtimeInfo")
+	if isThreat {
+		s.learnLocked(rt.str("agentId"), rt.str("agentComputerName"), rt.first("agentOsName", "agentOsType"))
+	} else {
+		s.learnLocked(rt.str("id"), rt.first("name", "computerName"), rt.str("os"))
+	}
+	return nil
+}
+
+func setIn(m map[string]any, obj, key string, v any) {
+	o, ok := m[obj].(map[string]any)
+	if !ok {
+		o = map[string]any{}
+		m[obj] = o
+	}
+	o[key] = v
+}
+
+// insertSorted keeps items in list order: createdAt, then id.
+func insertSorted(items []*simItem, it *simItem) []*simItem {
+	i := sort.Search(len(items), func(i int) bool { return itemLess(it, items[i]) })
+	items = append(items, nil)
+	copy(items[i+1:], items[i:])
+	items[i] = it
+	return items
+}
+
+func itemLess(a, b *simItem) bool {
+	if c := a.created.Compare(b.created); c != 0 {
+		return c < 0
+	}
+	return cmpID(a.id, b.id) < 0
+}
+
+// cmpID orders numeric ids by value (shorter is smaller), others by text.
+func cmpID(a, b string) int {
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// learnLocked records an agent; a known agent keeps its network status.
+func (s *Sim) learnLocked(id, name, os string) {
+	if id == "" {
+		return
+	}
+	a := s.agents[id]
+	if a == nil {
+		a = &simAgent{id: id, status: NetConnected}
+		s.agents[id] = a
+	}
+	if name != "" {
+		a.name = name
+	}
+	if os != "" {
+		a.os = os
+	}
+}
+
+// AddDevice implements connector.Simulator: an agent the console knows
+// without any threat, connected.
+func (s *Sim) AddDevice(agentID, hostName string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.learnLocked(agentID, hostName, "")
+}
+
+// Contained implements connector.Simulator: the agent is disconnected from
+// the network.
+func (s *Sim) Contained(hostID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.agents[hostID]
+	return a != nil && a.status == NetDisconnected
+}
+
+// NetworkStatus returns a known agent's networkStatus.
+func (s *Sim) NetworkStatus(agentID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.agents[agentID]; a != nil {
+		return a.status, true
+	}
+	return "", false
+}
+
+// SetNetworkStatus sets a known agent's networkStatus, e.g. to
+// "disconnecting" as while a disconnect is on its way to the agent.
+func (s *Sim) SetNetworkStatus(agentID, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.agents[agentID]; a != nil {
+		a.status = status
+	}
+}
+
+// Calls implements connector.Simulator: disconnect and connect calls
+// received per idempotency key (X-Bannin-Idempotency-Key, else
+// action+":"+agentID).
+func (s *Sim) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// Ledger returns every disconnect and connect call in arrival order.
+func (s *Sim) Ledger() []LedgerEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]LedgerEntry(nil), s.ledger...)
+}
+
+// Requests returns how many API requests the simulator answered.
+func (s *Sim) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// FailNext implements connector.Simulator: the next n requests answer
+// status in SentinelOne's error shape; 429s carry Retry-After.
+func (s *Sim) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failSt = n, status
+}
+
+// DenyPermission makes calls needing perm (PermThreatsView, …) answer 403,
+// as for a token whose user's role lacks it.
+func (s *Sim) DenyPermission(perm string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[perm] = true
+}
+
+// ThreatIDs returns the ids of the injected threats in list order
+// (createdAt, then id).
+func (s *Sim) ThreatIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, len(s.threats))
+	for i, t := range s.threats {
+		ids[i] = t.id
+	}
+	return ids
+}
+
+// Describe is a human-readable summary of the credentials and endpoints.
+func (s *Sim) Describe() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "SentinelOne management API simulator\n")
+	fmt.Fprintf(&b, "  API token: %s   (header Authorization: ApiToken <token>)\n", s.token)
+	fmt.Fprintf(&b, "  GET  %s?limit=&cursor=&createdAt__gt[e]=&sortBy=createdAt&sortOrder=asc\n", pathThreats)
+	fmt.Fprintf(&b, "  GET  %s?limit=&cursor=&createdAt__gt[e]=\n", pathAlerts)
+	fmt.Fprintf(&b, "  GET  %s?ids=<agentId>[,…]   → id, computerName, networkStatus\n", pathAgents)
+	fmt.Fprintf(&b, "  POST %s | %s  {\"filter\":{\"ids\":[\"<agentId>\"]}}\n", pathDisconnect, pathConnect)
+	ids := make([]string, 0, len(s.agents))
+	for id := range s.agents {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintf(&b, "  %d threats, %d alerts, %d agents\n", len(s.threats), len(s.alerts), len(ids))
+	for _, id := range ids {
+		fmt.Fprintf(&b, "    %s  %s  %s\n", id, s.agents[id].name, s.agents[id].status)
+	}
+	return b.String()
+}
