@@ -16,6 +16,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/connector"
 	_ "github.com/bannin-soc/bannin/internal/connector/crowdstrike" // registers the vendor
+	_ "github.com/bannin-soc/bannin/internal/connector/sentinelone" // registers the vendor
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/tenant"
 )

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/google/go-cmp/cmp"
 )
 
 // corpusDir holds Elastic's SentinelOne test inputs, saved outside the
@@ -235,3 +236,59 @@ func stamp(t time.Time) string {
 }
 
 func millis(t time.Time) string { return stamp(t.Truncate(time.Millisecond)) }
+
+// TestCorpusThreats checks what the threat lines say beyond "decodes"
+// (Elastic's expected output for them was not saved): mitigation,
+// ATT&CK mapping, hashes and the agent id kept as a string.
+func TestCorpusThreats(t *testing.T) {
+	corpusFiles(t) // skips without the corpus
+	in, err := os.ReadFile(filepath.Join(corpusDir, "threat", "test-pipeline-threat.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads, err := connector.Split(in)
+	if err != nil || len(payloads) != 6 {
+		t.Fatalf("split: %d payloads, %v; want 6", len(payloads), err)
+	}
+	type summary struct {
+		ID, Host, Agent, Severity, Action, SHA1 string
+		Score                                   int
+		Tactics, Techniques                     []string
+	}
+	var got []summary
+	for _, p := range payloads {
+		as, err := Decoder{}.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := as[0]
+		got = append(got, summary{a.VendorID, a.Host.Name, a.Host.ID, a.VendorSeverity, string(a.Action), a.Process.SHA1, a.Score, a.Tactics, a.Techniques})
+	}
+	attack := []string{"TA0002", "TA0001", "TA0005"}
+	sha := "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+	want := []summary{
+		// kill succeeded; the file was unquarantined afterwards.
+		{"1234567890123456789", "test-LINUX", "1234567890123456789", "malicious", "killed", sha, 80, nil, nil},
+		{"1234567890123456789", "test-LINUX", "1234567890123456789", "malicious", "none", sha, 80, attack, []string{"T1234"}},
+		{"1234567890123456789", "test-LINUX", "1234567890123456789", "malicious", "none", sha, 80, attack, []string{"T1234"}},
+		{"1234567890123456789", "test-LINUX", "1234567890123456789", "malicious", "none", sha, 80, attack, []string{"T1234"}},
+		{"1234567890123456789", "test-LINUX", "1234567890123456789", "malicious", "none", sha, 80, attack, []string{"T1234"}},
+		{"2120407777501474123", "arvchristos MacBook Pro", "REDACTED", "malicious", "quarantined", "fb212d2614de0275fc350b6c8d057525190ea8d8", 80, nil, nil},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("threat lines (-want +got):\n%s", diff)
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	v, err := connector.Lookup(VendorName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.NewSource == nil || v.NewResponder == nil || v.NewSimulator == nil || v.SeverityScale == "" {
+		t.Errorf("vendor %q registered incompletely: %+v", VendorName, v)
+	}
+	if _, ok := v.NewSimulator().(*Sim); !ok {
+		t.Error("NewSimulator does not return a *Sim")
+	}
+}
