@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 	"github.com/crowdstrike/gofalcon/falcon/client/alerts"
 	"github.com/crowdstrike/gofalcon/falcon/models"
 	openapi "github.com/go-openapi/runtime"
@@ -67,7 +68,7 @@ func parseCursor(s string) (cursor, error) {
 	if s == "" {
 		return c, nil
 	}
-	if err := json.Unmarshal([]byte(s), &c); err != nil || (c.TS != "" && parseTime(c.TS).IsZero()) {
+	if err := json.Unmarshal([]byte(s), &c); err != nil || (c.TS != "" && jsonfield.ParseTime(c.TS).IsZero()) {
 		return cursor{}, fmt.Errorf("crowdstrike: cursor %q was not written by this source", s)
 	}
 	return c, nil
@@ -183,11 +184,11 @@ func (s *Source) fetch(ctx context.Context, ids []string) ([][]byte, error) {
 	}
 	items := make([]item, 0, len(env.Resources))
 	for _, r := range env.Resources {
-		f, err := parseObject(r)
+		f, err := jsonfield.Parse(r)
 		if err != nil {
 			return nil, fmt.Errorf("entities answer holds a non-object resource")
 		}
-		pos, ok := order[f.str("composite_id")]
+		pos, ok := order[f.Str("composite_id")]
 		if !ok {
 			pos = len(ids)
 		}
@@ -222,22 +223,22 @@ func keepRaw(dst *[]byte) alerts.ClientOption {
 // advance moves the cursor past payloads, which are in created_timestamp
 // order.
 func (c cursor) advance(payloads [][]byte) cursor {
-	last := parseTime(c.TS)
+	last := jsonfield.ParseTime(c.TS)
 	for _, p := range payloads {
-		f, err := parseObject(p)
+		f, err := jsonfield.Parse(p)
 		if err != nil {
 			continue
 		}
-		text := f.str("created_timestamp")
-		t := parseTime(text)
+		text := f.Str("created_timestamp")
+		t := jsonfield.ParseTime(text)
 		if t.IsZero() {
 			continue
 		}
 		switch t.Compare(last) {
 		case 1:
-			last, c.TS, c.IDs = t, text, []string{f.str("composite_id")}
+			last, c.TS, c.IDs = t, text, []string{f.Str("composite_id")}
 		case 0:
-			if id := f.str("composite_id"); !slices.Contains(c.IDs, id) {
+			if id := f.Str("composite_id"); !slices.Contains(c.IDs, id) {
 				c.IDs = append(c.IDs, id)
 			}
 		}

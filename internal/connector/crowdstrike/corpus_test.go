@@ -12,6 +12,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // corpusDir holds Elastic's CrowdStrike test inputs, saved outside the
@@ -172,7 +173,7 @@ func (e expected) str(path string) string {
 
 // time returns a dotted time field normalised like stamp.
 func (e expected) time(path string) string {
-	return stamp(parseTime(e.str(path)))
+	return stamp(jsonfield.ParseTime(e.str(path)))
 }
 
 func stamp(t time.Time) string {

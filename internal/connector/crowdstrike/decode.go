@@ -6,18 +6,16 @@
 package crowdstrike
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // VendorName is the name the integration is registered under.
 const VendorName = "crowdstrike"
-
-var errNotObject = errors.New("it does not begin with {")
 
 // Decoder turns one CrowdStrike payload into alerts. It recognises:
 //
@@ -37,22 +35,22 @@ var _ connector.Decoder = Decoder{}
 
 // Decode implements connector.Decoder.
 func (Decoder) Decode(payload []byte) ([]alert.Alert, error) {
-	f, err := parseObject(payload)
+	f, err := jsonfield.Parse(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: crowdstrike: payload is not a JSON object: %v", connector.ErrBadPayload, err)
 	}
 	switch {
-	case f.has("composite_id"):
+	case f.Has("composite_id"):
 		a, err := decodeAlert(f, payload)
 		if err != nil {
 			return nil, err
 		}
 		return []alert.Alert{a}, nil
-	case f.has("metadata") || f.has("event"):
+	case f.Has("metadata") || f.Has("event"):
 		return decodeStream(f, payload)
 	case looksLikeAlert(f):
 		return nil, bad("alert has no composite_id")
-	case f.has("resources"):
+	case f.Has("resources"):
 		return decodeResources(f)
 	}
 	return nil, bad("payload is neither an Alerts API alert (composite_id) nor an Event Streams event (metadata, event)")
@@ -64,9 +62,9 @@ func bad(format string, args ...any) error {
 
 // looksLikeAlert reports whether f carries fields only an Alerts API alert
 // has, so that one without a composite_id gets a precise error.
-func looksLikeAlert(f fields) bool {
+func looksLikeAlert(f jsonfield.Object) bool {
 	for _, k := range []string{"agent_id", "device", "pattern_id", "aggregate_id", "created_timestamp", "falcon_host_link"} {
-		if f.has(k) {
+		if f.Has(k) {
 			return true
 		}
 	}
@@ -75,14 +73,14 @@ func looksLikeAlert(f fields) bool {
 
 // decodeResources decodes an Alerts API entities response; each resource
 // keeps its own bytes as Raw.
-func decodeResources(f fields) ([]alert.Alert, error) {
-	raws, ok := rawArray(f["resources"])
+func decodeResources(f jsonfield.Object) ([]alert.Alert, error) {
+	raws, ok := jsonfield.RawArray(f["resources"])
 	if !ok {
 		return nil, bad("resources is not an array")
 	}
 	out := make([]alert.Alert, 0, len(raws))
 	for i, raw := range raws {
-		rf, err := parseObject(raw)
+		rf, err := jsonfield.Parse(raw)
 		if err != nil {
 			return nil, bad("resource %d is not an object", i)
 		}
@@ -96,33 +94,33 @@ func decodeResources(f fields) ([]alert.Alert, error) {
 }
 
 // decodeAlert maps an Alerts API alert.
-func decodeAlert(f fields, raw []byte) (alert.Alert, error) {
-	id := f.str("composite_id")
+func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
+	id := f.Str("composite_id")
 	if id == "" {
 		return alert.Alert{}, bad("alert has no composite_id")
 	}
-	dev := f.obj("device")
+	dev := f.Obj("device")
 	a := alert.Alert{
 		Vendor:        VendorName,
 		VendorID:      id,
-		Rule:          f.first("pattern_id", "name"),
-		Title:         f.first("display_name", "name", "technique"),
-		Description:   f.str("description"),
-		Product:       f.str("product"),
-		EventTime:     f.firstTime("timestamp", "context_timestamp", "created_timestamp"),
-		VendorCreated: f.time("created_timestamp"),
+		Rule:          f.First("pattern_id", "name"),
+		Title:         f.First("display_name", "name", "technique"),
+		Description:   f.Str("description"),
+		Product:       f.Str("product"),
+		EventTime:     f.FirstTime("timestamp", "context_timestamp", "created_timestamp"),
+		VendorCreated: f.Time("created_timestamp"),
 		Host:          alertHost(f, dev),
-		User:          f.first("user_name", "source_account_upn", "source_account_name"),
+		User:          f.First("user_name", "source_account_upn", "source_account_name"),
 		Process:       alertProcess(f),
-		Parent:        alertProcess(f.obj("parent_details")),
-		Tactics:       nonEmpty(f.str("tactic_id")),
-		Techniques:    nonEmpty(f.str("technique_id")),
-		Action:        disposition(f.obj("pattern_disposition_details"), snakeFlags),
-		Link:          f.str("falcon_host_link"),
+		Parent:        alertProcess(f.Obj("parent_details")),
+		Tactics:       nonEmpty(f.Str("tactic_id")),
+		Techniques:    nonEmpty(f.Str("technique_id")),
+		Action:        disposition(f.Obj("pattern_disposition_details"), snakeFlags),
+		Link:          f.Str("falcon_host_link"),
 		Raw:           clone(raw),
 	}
 	a.VendorSeverity, a.Score = severity100(f, "severity", "severity_name")
-	if c, ok := f.num("confidence"); ok {
+	if c, ok := f.Num("confidence"); ok {
 		a.Confidence = alert.Clamp(c)
 	}
 	return a, checkAlert(f, a)
@@ -133,9 +131,9 @@ func decodeAlert(f fields, raw []byte) (alert.Alert, error) {
 // readable time is taken at its receipt time by intake). Such a
 // payload is not what the Alerts API sends, so it goes to quarantine with
 // the reason instead of becoming an incident about nobody.
-func checkAlert(f fields, a alert.Alert) error {
+func checkAlert(f jsonfield.Object, a alert.Alert) error {
 	switch {
-	case f.has("device") && !isObject(f["device"]):
+	case f.Has("device") && !jsonfield.IsObject(f["device"]):
 		return bad("alert %s: device is not an object", a.VendorID)
 	case a.VendorSeverity == "":
 		return bad("alert %s has no severity or severity_name", a.VendorID)
@@ -148,24 +146,24 @@ func checkAlert(f fields, a alert.Alert) error {
 // alertHost reads the host. agent_id is the AID the containment call takes
 // (it equals device.device_id); identity (IDP) alerts have no device object
 // and name the endpoint in source_endpoint_* (else target_endpoint_*).
-func alertHost(f, dev fields) alert.Host {
+func alertHost(f, dev jsonfield.Object) alert.Host {
 	h := alert.Host{
-		ID:     f.first("agent_id", "source_endpoint_sensor_id", "target_endpoint_sensor_id"),
-		Name:   dev.str("hostname"),
-		IPs:    uniq(dev.str("local_ip"), dev.str("external_ip")),
-		OS:     dev.first("os_version", "platform_name"),
-		Groups: dev.strs("groups"),
-		Role:   strings.ToLower(dev.str("product_type_desc")),
+		ID:     f.First("agent_id", "source_endpoint_sensor_id", "target_endpoint_sensor_id"),
+		Name:   dev.Str("hostname"),
+		IPs:    uniq(dev.Str("local_ip"), dev.Str("external_ip")),
+		OS:     dev.First("os_version", "platform_name"),
+		Groups: dev.Strs("groups"),
+		Role:   strings.ToLower(dev.Str("product_type_desc")),
 	}
 	if h.ID == "" {
-		h.ID = dev.str("device_id")
+		h.ID = dev.Str("device_id")
 	}
 	if h.Name == "" {
-		h.Name = f.first("source_endpoint_host_name", "target_endpoint_host_name")
-		h.IPs = uniq(f.first("source_endpoint_ip_address", "source_endpoint_address_ip4"))
+		h.Name = f.First("source_endpoint_host_name", "target_endpoint_host_name")
+		h.IPs = uniq(f.First("source_endpoint_ip_address", "source_endpoint_address_ip4"))
 	}
 	if h.OS == "" {
-		h.OS = f.first("platform", "os_name")
+		h.OS = f.First("platform", "os_name")
 	}
 	return h
 }
@@ -174,15 +172,15 @@ func alertHost(f, dev fields) alert.Host {
 // parent_details). PID is process_id, CrowdStrike's own process id, because
 // Event Streams carries only that one; the OS pid (local_process_id) is the
 // fallback.
-func alertProcess(f fields) alert.Process {
+func alertProcess(f jsonfield.Object) alert.Process {
 	return alert.Process{
-		Name:        f.str("filename"),
-		Path:        f.str("filepath"),
-		CommandLine: f.str("cmdline"),
-		PID:         f.first("process_id", "local_process_id"),
-		SHA256:      f.str("sha256"),
-		SHA1:        f.str("sha1"),
-		MD5:         f.str("md5"),
+		Name:        f.Str("filename"),
+		Path:        f.Str("filepath"),
+		CommandLine: f.Str("cmdline"),
+		PID:         f.First("process_id", "local_process_id"),
+		SHA256:      f.Str("sha256"),
+		SHA1:        f.Str("sha1"),
+		MD5:         f.Str("md5"),
 	}
 }
 
@@ -210,18 +208,18 @@ var (
 // have done ("process would have been killed"): that is no action at all.
 // We apply it to every flag, not only kill_process, because claiming a
 // quarantine that did not happen would lower the alert's severity wrongly.
-func disposition(d fields, n flagNames) alert.Action {
-	if d.flag(n.policyDisabled) {
+func disposition(d jsonfield.Object, n flagNames) alert.Action {
+	if d.Flag(n.policyDisabled) {
 		return alert.ActionNone
 	}
 	switch {
-	case d.flag(n.quarantine):
+	case d.Flag(n.quarantine):
 		return alert.ActionQuarantined
-	case d.flag(n.kill) && !d.flag(n.killFailed):
+	case d.Flag(n.kill) && !d.Flag(n.killFailed):
 		return alert.ActionKilled
 	}
 	for _, k := range n.blocked {
-		if d.flag(k) {
+		if d.Flag(k) {
 			return alert.ActionBlocked
 		}
 	}
@@ -232,11 +230,11 @@ func disposition(d fields, n flagNames) alert.Action {
 // the number clamped to 0–100; without a number it comes from the name:
 //
 //	Critical 90, High 70, Medium 50, Low 30, Informational 10.
-func severity100(f fields, numKey, nameKey string) (string, int) {
-	if n, ok := f.num(numKey); ok && n > 0 {
-		return f.str(numKey), alert.Clamp(n)
+func severity100(f jsonfield.Object, numKey, nameKey string) (string, int) {
+	if n, ok := f.Num(numKey); ok && n > 0 {
+		return f.Str(numKey), alert.Clamp(n)
 	}
-	name := f.str(nameKey)
+	name := f.Str(nameKey)
 	return name, scoreFromName(name)
 }
 
@@ -247,15 +245,15 @@ var legacyScores = map[int]int{1: 10, 2: 30, 3: 50, 4: 70, 5: 90}
 
 // severity5 reads the legacy 1–5 rating. A number above 5 is taken as the
 // newer 1–100 scale; none at all falls back to the name.
-func severity5(f fields) (string, int) {
-	n, ok := f.num("Severity")
+func severity5(f jsonfield.Object) (string, int) {
+	n, ok := f.Num("Severity")
 	switch {
 	case ok && legacyScores[n] > 0:
-		return f.str("Severity"), legacyScores[n]
+		return f.Str("Severity"), legacyScores[n]
 	case ok && n > 5:
-		return f.str("Severity"), alert.Clamp(n)
+		return f.Str("Severity"), alert.Clamp(n)
 	}
-	name := f.str("SeverityName")
+	name := f.Str("SeverityName")
 	return name, scoreFromName(name)
 }
 

@@ -1,29 +1,28 @@
 package crowdstrike
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // decodeStream routes an Event Streams event {"metadata":…,"event":…}. The
 // legacy detection summary is recognised by event.ExternalApiType as well as
 // by eventType, because the SIEM connector labels it IncidentSummaryEvent.
-func decodeStream(f fields, raw []byte) ([]alert.Alert, error) {
-	if !isObject(f["event"]) {
+func decodeStream(f jsonfield.Object, raw []byte) ([]alert.Alert, error) {
+	if !jsonfield.IsObject(f["event"]) {
 		return nil, bad("stream event has no event object")
 	}
-	meta, ev := f.obj("metadata"), f.obj("event")
-	typ := meta.str("eventType")
+	meta, ev := f.Obj("metadata"), f.Obj("event")
+	typ := meta.Str("eventType")
 	var (
 		a   alert.Alert
 		err error
 	)
 	switch {
-	case ev.str("ExternalApiType") == "Event_DetectionSummaryEvent" || strings.EqualFold(typ, "DetectionSummaryEvent"):
+	case ev.Str("ExternalApiType") == "Event_DetectionSummaryEvent" || strings.EqualFold(typ, "DetectionSummaryEvent"):
 		a, err = decodeLegacy(meta, ev, raw)
 	case strings.EqualFold(typ, "EppDetectionSummaryEvent"):
 		a, err = decodeEpp(meta, ev, raw)
@@ -40,33 +39,33 @@ func decodeStream(f fields, raw []byte) ([]alert.Alert, error) {
 
 // decodeEpp maps an EppDetectionSummaryEvent. Its Tactic and Technique are
 // names, not ATT&CK ids, so they go into the description, not Techniques.
-func decodeEpp(meta, ev fields, raw []byte) (alert.Alert, error) {
-	id := ev.str("CompositeId")
+func decodeEpp(meta, ev jsonfield.Object, raw []byte) (alert.Alert, error) {
+	id := ev.Str("CompositeId")
 	if id == "" {
 		return alert.Alert{}, bad("detection summary has no CompositeId")
 	}
-	created := meta.time("eventCreationTime")
+	created := meta.Time("eventCreationTime")
 	a := alert.Alert{
 		Vendor:        VendorName,
 		VendorID:      id,
-		Rule:          ev.first("PatternId", "Name"),
-		Title:         title(ev.str("Name"), ev),
-		Description:   describe(ev.str("Description"), ev),
+		Rule:          ev.First("PatternId", "Name"),
+		Title:         title(ev.Str("Name"), ev),
+		Description:   describe(ev.Str("Description"), ev),
 		Product:       "epp",
-		EventTime:     firstTime(created, ev.time("ProcessStartTime")),
+		EventTime:     firstTime(created, ev.Time("ProcessStartTime")),
 		VendorCreated: created,
 		Host: alert.Host{
-			ID:     ev.str("AgentId"),
-			Name:   ev.str("Hostname"),
-			IPs:    uniq(ev.str("LocalIP"), ev.str("LocalIPv6"), ev.str("ExternalIP")),
-			OS:     ev.first("OSVersion", "Platform"),
-			Groups: ev.strs("HostGroups"),
+			ID:     ev.Str("AgentId"),
+			Name:   ev.Str("Hostname"),
+			IPs:    uniq(ev.Str("LocalIP"), ev.Str("LocalIPv6"), ev.Str("ExternalIP")),
+			OS:     ev.First("OSVersion", "Platform"),
+			Groups: ev.Strs("HostGroups"),
 		},
-		User:    ev.str("UserName"),
+		User:    ev.Str("UserName"),
 		Process: streamProcess(ev),
 		Parent:  streamParent(ev),
-		Action:  disposition(ev.obj("PatternDispositionFlags"), camelFlags),
-		Link:    ev.str("FalconHostLink"),
+		Action:  disposition(ev.Obj("PatternDispositionFlags"), camelFlags),
+		Link:    ev.Str("FalconHostLink"),
 		Raw:     clone(raw),
 	}
 	a.VendorSeverity, a.Score = severity100(ev, "Severity", "SeverityName")
@@ -76,59 +75,59 @@ func decodeEpp(meta, ev fields, raw []byte) (alert.Alert, error) {
 // decodeLegacy maps the legacy detection summary (SIEM connector, older
 // Event Streams): severity 1–5, the AID in SensorId (or AgentIdString), the
 // detection time in UTCTimestamp (epoch ms).
-func decodeLegacy(meta, ev fields, raw []byte) (alert.Alert, error) {
-	id := ev.str("DetectId")
+func decodeLegacy(meta, ev jsonfield.Object, raw []byte) (alert.Alert, error) {
+	id := ev.Str("DetectId")
 	if id == "" {
 		return alert.Alert{}, bad("detection summary has no DetectId")
 	}
-	created := meta.time("eventCreationTime")
+	created := meta.Time("eventCreationTime")
 	a := alert.Alert{
 		Vendor:        VendorName,
 		VendorID:      id,
-		Rule:          ev.first("PatternId", "DetectName"),
-		Title:         title(ev.str("DetectName"), ev),
-		Description:   describe(ev.str("DetectDescription"), ev),
-		EventTime:     firstTime(ev.time("UTCTimestamp"), ev.time("timestamp"), created),
+		Rule:          ev.First("PatternId", "DetectName"),
+		Title:         title(ev.Str("DetectName"), ev),
+		Description:   describe(ev.Str("DetectDescription"), ev),
+		EventTime:     firstTime(ev.Time("UTCTimestamp"), ev.Time("timestamp"), created),
 		VendorCreated: created,
 		Host: alert.Host{
-			ID:     ev.first("SensorId", "AgentIdString"),
-			Name:   ev.str("ComputerName"),
-			IPs:    uniq(ev.str("LocalIP")),
-			Groups: ev.strs("HostGroups"),
+			ID:     ev.First("SensorId", "AgentIdString"),
+			Name:   ev.Str("ComputerName"),
+			IPs:    uniq(ev.Str("LocalIP")),
+			Groups: ev.Strs("HostGroups"),
 		},
-		User:    ev.str("UserName"),
+		User:    ev.Str("UserName"),
 		Process: streamProcess(ev),
 		Parent:  streamParent(ev),
-		Action:  disposition(ev.obj("PatternDispositionFlags"), camelFlags),
-		Link:    ev.str("FalconHostLink"),
+		Action:  disposition(ev.Obj("PatternDispositionFlags"), camelFlags),
+		Link:    ev.Str("FalconHostLink"),
 		Raw:     clone(raw),
 	}
 	a.VendorSeverity, a.Score = severity5(ev)
 	return a, nil
 }
 
-func streamProcess(ev fields) alert.Process {
+func streamProcess(ev jsonfield.Object) alert.Process {
 	return alert.Process{
-		Name:        ev.str("FileName"),
-		Path:        ev.str("FilePath"),
-		CommandLine: ev.str("CommandLine"),
-		PID:         ev.str("ProcessId"),
-		SHA256:      ev.str("SHA256String"),
-		SHA1:        ev.str("SHA1String"),
-		MD5:         ev.str("MD5String"),
+		Name:        ev.Str("FileName"),
+		Path:        ev.Str("FilePath"),
+		CommandLine: ev.Str("CommandLine"),
+		PID:         ev.Str("ProcessId"),
+		SHA256:      ev.Str("SHA256String"),
+		SHA1:        ev.Str("SHA1String"),
+		MD5:         ev.Str("MD5String"),
 	}
 }
 
 // streamParent reads the parent. ParentImageFileName is a bare name in Event
 // Streams ("rutserv.exe") but a full path in the SIEM connector
 // ("/bin/busybox"); the name is cut from it either way.
-func streamParent(ev fields) alert.Process {
-	image := ev.str("ParentImageFileName")
+func streamParent(ev jsonfield.Object) alert.Process {
+	image := ev.Str("ParentImageFileName")
 	p := alert.Process{
 		Name:        baseName(image),
-		Path:        ev.str("ParentImageFilePath"),
-		CommandLine: ev.str("ParentCommandLine"),
-		PID:         ev.str("ParentProcessId"),
+		Path:        ev.Str("ParentImageFilePath"),
+		CommandLine: ev.Str("ParentCommandLine"),
+		PID:         ev.Str("ParentProcessId"),
 	}
 	if p.Path == "" && p.Name != image {
 		p.Path = image
@@ -144,20 +143,20 @@ func baseName(p string) string {
 }
 
 // title is the detection's name, else its tactic and technique names.
-func title(name string, ev fields) string {
+func title(name string, ev jsonfield.Object) string {
 	if name != "" {
 		return name
 	}
-	return strings.Join(nonEmpty(ev.str("Tactic"), ev.str("Technique")), ": ")
+	return strings.Join(nonEmpty(ev.Str("Tactic"), ev.Str("Technique")), ": ")
 }
 
 // describe appends the tactic and technique names to the description.
-func describe(desc string, ev fields) string {
+func describe(desc string, ev jsonfield.Object) string {
 	var names []string
-	if t := ev.str("Tactic"); t != "" {
+	if t := ev.Str("Tactic"); t != "" {
 		names = append(names, "tactic "+t)
 	}
-	if t := ev.str("Technique"); t != "" {
+	if t := ev.Str("Technique"); t != "" {
 		names = append(names, "technique "+t)
 	}
 	switch {
@@ -176,22 +175,4 @@ func firstTime(ts ...time.Time) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-func isObject(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && raw[0] == '{'
-}
-
-// rawArray splits a JSON array into its elements.
-func rawArray(raw json.RawMessage) ([]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '[' {
-		return nil, false
-	}
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
-		return nil, false
-	}
-	return items, true
 }

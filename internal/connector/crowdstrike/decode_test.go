@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -179,7 +179,7 @@ func TestScore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := parseObject([]byte(tt.event))
+			f, err := jsonfield.Parse([]byte(tt.event))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,41 +214,11 @@ func TestDisposition(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.flags, func(t *testing.T) {
-			f, _ := parseObject([]byte(tt.flags))
+			f, _ := jsonfield.Parse([]byte(tt.flags))
 			if got := disposition(f, snakeFlags); got != tt.want {
 				t.Errorf("disposition = %s, want %s", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestParseTime(t *testing.T) {
-	want := time.Date(2026, 2, 11, 3, 14, 9, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Time
-	}{
-		{"2026-02-11T03:14:09Z", want},
-		{"2026-02-11T03:14:09.904213377Z", want.Add(904213377)},
-		{"2026-02-11T03:14:09.1234567Z", want.Add(123456700)},
-		{"2026-02-11T04:14:09+01:00", want},
-		{"2026-02-11T03:14:09", want},
-		{"2026-02-11 03:14:09", want},
-		{"1770779649", want},
-		{"1770779649000", want},
-		{"1770779649000000", want},
-		{"1770779649000000000", want},
-		{"1770779649.5", want.Add(500 * time.Millisecond)},
-		{"0", time.Time{}},
-		{"1970-01-01T00:00:00Z", time.Time{}},
-		{"-5", time.Time{}},
-		{"yesterday", time.Time{}},
-		{"99999999999999999999999", time.Time{}},
-	}
-	for _, tt := range tests {
-		if got := parseTime(tt.in); !got.Equal(tt.want) {
-			t.Errorf("parseTime(%q) = %v, want %v", tt.in, got, tt.want)
-		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // Default simulator settings.
@@ -69,7 +70,7 @@ type simAlert struct {
 	id      string
 	seq     int
 	created time.Time
-	f       fields
+	f       jsonfield.Object
 	raw     json.RawMessage
 }
 
@@ -138,29 +139,29 @@ func (s *Sim) Inject(payloads ...[]byte) error {
 }
 
 func (s *Sim) injectLocked(p []byte) error {
-	f, err := parseObject(p)
+	f, err := jsonfield.Parse(p)
 	if err != nil {
 		return err
 	}
-	if f.has("metadata") && f.has("event") {
+	if f.Has("metadata") && f.Has("event") {
 		return fmt.Errorf("takes Alerts API alert objects, not Event Streams events")
 	}
 	raw := compact(p)
 	s.seq++
-	aid := f.first("agent_id", "source_endpoint_sensor_id")
+	aid := f.First("agent_id", "source_endpoint_sensor_id")
 	if aid == "" {
-		aid = f.obj("device").str("device_id")
+		aid = f.Obj("device").Str("device_id")
 	}
-	if !f.has("created_timestamp") {
+	if !f.Has("created_timestamp") {
 		raw = prepend(raw, "created_timestamp", timeText(s.now()))
 	}
-	if !f.has("composite_id") {
+	if !f.Has("composite_id") {
 		raw = prepend(raw, "composite_id", fmt.Sprintf("%s:ind:%s:%d-%d-%d", simCID, aid, 100000+s.seq, 5700+s.seq%100, s.seq))
 	}
-	if f, err = parseObject(raw); err != nil {
+	if f, err = jsonfield.Parse(raw); err != nil {
 		return err
 	}
-	a := &simAlert{id: f.str("composite_id"), seq: s.seq, created: f.time("created_timestamp"), f: f, raw: raw}
+	a := &simAlert{id: f.Str("composite_id"), seq: s.seq, created: f.Time("created_timestamp"), f: f, raw: raw}
 	if _, dup := s.byID[a.id]; dup {
 		return fmt.Errorf("composite_id %q injected twice", a.id)
 	}
@@ -205,14 +206,14 @@ func (s *Sim) deviceLocked(aid string) *simDevice {
 }
 
 // learnLocked records the device an alert describes; its status is kept.
-func (s *Sim) learnLocked(aid string, f fields) {
+func (s *Sim) learnLocked(aid string, f jsonfield.Object) {
 	d := s.deviceLocked(aid)
 	var rec map[string]any
 	if json.Unmarshal(f["device"], &rec) == nil {
 		maps.Copy(d.record, rec)
 	}
-	if f.obj("device").str("hostname") == "" {
-		if h := f.first("source_endpoint_host_name", "target_endpoint_host_name"); h != "" {
+	if f.Obj("device").Str("hostname") == "" {
+		if h := f.First("source_endpoint_host_name", "target_endpoint_host_name"); h != "" {
 			d.record["hostname"] = h
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // The simulator understands a subset of FQL: clauses field:[op]value joined
@@ -91,7 +93,7 @@ func parseClause(c string) (clause, error) {
 	if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
 		v = v[1 : len(v)-1]
 	}
-	if timeFields[field] && parseTime(v).IsZero() {
+	if timeFields[field] && jsonfield.ParseTime(v).IsZero() {
 		return clause{}, fmt.Errorf("invalid time %q for %s", v, field)
 	}
 	if numFields[field] && op != "" && op != "!" {
@@ -128,31 +130,31 @@ func compareField(a *simAlert, field, v string) *int {
 	var r int
 	switch {
 	case timeFields[field]:
-		t := fieldOf(a, field).time(leaf(field))
+		t := fieldOf(a, field).Time(leaf(field))
 		if t.IsZero() {
 			return nil
 		}
-		r = t.Compare(parseTime(v))
+		r = t.Compare(jsonfield.ParseTime(v))
 	case numFields[field]:
-		n, ok := fieldOf(a, field).num(leaf(field))
+		n, ok := fieldOf(a, field).Num(leaf(field))
 		w, err := strconv.Atoi(v)
 		if !ok || err != nil {
 			return nil
 		}
 		r = cmp.Compare(n, w)
 	default:
-		s := fieldOf(a, field).str(leaf(field))
+		s := fieldOf(a, field).Str(leaf(field))
 		r = cmp.Compare(strings.ToLower(s), strings.ToLower(v))
 	}
 	return &r
 }
 
 // fieldOf returns the object holding a dotted field.
-func fieldOf(a *simAlert, field string) fields {
+func fieldOf(a *simAlert, field string) jsonfield.Object {
 	f := a.f
 	parts := strings.Split(field, ".")
 	for _, p := range parts[:len(parts)-1] {
-		f = f.obj(p)
+		f = f.Obj(p)
 	}
 	return f
 }
@@ -188,13 +190,13 @@ func sortKey(a, b *simAlert, field string) int {
 	case field == "created_timestamp":
 		return a.created.Compare(b.created)
 	case timeFields[field]:
-		return fieldOf(a, field).time(leaf(field)).Compare(fieldOf(b, field).time(leaf(field)))
+		return fieldOf(a, field).Time(leaf(field)).Compare(fieldOf(b, field).Time(leaf(field)))
 	case numFields[field]:
-		x, _ := fieldOf(a, field).num(leaf(field))
-		y, _ := fieldOf(b, field).num(leaf(field))
+		x, _ := fieldOf(a, field).Num(leaf(field))
+		y, _ := fieldOf(b, field).Num(leaf(field))
 		return cmp.Compare(x, y)
 	}
-	return cmp.Compare(fieldOf(a, field).str(leaf(field)), fieldOf(b, field).str(leaf(field)))
+	return cmp.Compare(fieldOf(a, field).Str(leaf(field)), fieldOf(b, field).Str(leaf(field)))
 }
 
 // matching returns the ids of the alerts pred accepts, sorted.

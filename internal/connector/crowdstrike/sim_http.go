@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 const maxSimBody = 4 << 20
@@ -265,7 +267,7 @@ func (s *Sim) alertEntities(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) deviceDetails(w http.ResponseWriter, r *http.Request) {
 	var ids []string
 	for _, v := range r.URL.Query()["ids"] {
-		ids = append(ids, splitList(v)...)
+		ids = append(ids, jsonfield.SplitList(v)...)
 	}
 	if len(ids) == 0 {
 		s.fail(w, http.StatusBadRequest, "ids is required")

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // MaxPageSize is the most threats one Pull asks for (the API's limit
@@ -85,7 +86,7 @@ func parseCursor(s string) (cursor, error) {
 		return c, nil
 	}
 	if err := json.Unmarshal([]byte(s), &c); err != nil ||
-		(c.CreatedAt != "" && parseTime(c.CreatedAt).IsZero()) || (c.From != "" && parseTime(c.From).IsZero()) {
+		(c.CreatedAt != "" && jsonfield.ParseTime(c.CreatedAt).IsZero()) || (c.From != "" && jsonfield.ParseTime(c.From).IsZero()) {
 		return cursor{}, fmt.Errorf("sentinelone: cursor %q was not written by this source", s)
 	}
 	return c, nil
@@ -177,12 +178,12 @@ func (s *Source) list(ctx context.Context, c cursor) (listPage, error) {
 // is new. A threat without a readable id or createdAt is passed on (the
 // decoder quarantines it) but does not move the cursor.
 func (c cursor) advance(raw []byte) (cursor, bool) {
-	f, err := parseObject(raw)
+	f, err := jsonfield.Parse(raw)
 	if err != nil {
 		return c, true
 	}
 	id, text := threatKey(f)
-	t, last := parseTime(text), parseTime(c.CreatedAt)
+	t, last := jsonfield.ParseTime(text), jsonfield.ParseTime(c.CreatedAt)
 	if id == "" || t.IsZero() {
 		return c, true
 	}
@@ -201,13 +202,13 @@ func (c cursor) advance(raw []byte) (cursor, bool) {
 }
 
 // threatKey returns a threat's id and its threatInfo.createdAt text.
-func threatKey(f fields) (id, created string) {
-	ti := f.obj("threatInfo")
-	id = f.str("id")
+func threatKey(f jsonfield.Object) (id, created string) {
+	ti := f.Obj("threatInfo")
+	id = f.Str("id")
 	if id == "" {
-		id = ti.str("threatId")
+		id = ti.Str("threatId")
 	}
-	return id, ti.str("createdAt")
+	return id, ti.Str("createdAt")
 }
 
 // compact removes white space outside strings; it returns p unchanged if

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -217,7 +218,7 @@ func (e expected) str(path string) string {
 
 // time returns a dotted time field normalised like stamp.
 func (e expected) time(path string) string {
-	return stamp(parseTime(e.str(path)))
+	return stamp(jsonfield.ParseTime(e.str(path)))
 }
 
 func jsonList(ss []string) string {

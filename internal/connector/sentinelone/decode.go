@@ -6,18 +6,16 @@
 package sentinelone
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // VendorName is the name the integration is registered under.
 const VendorName = "sentinelone"
-
-var errNotObject = errors.New("it does not begin with {")
 
 // Decoder turns one SentinelOne payload into alerts. It recognises:
 //
@@ -43,7 +41,7 @@ var _ connector.Decoder = Decoder{}
 
 // Decode implements connector.Decoder.
 func (Decoder) Decode(payload []byte) ([]alert.Alert, error) {
-	f, err := parseObject(payload)
+	f, err := jsonfield.Parse(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: sentinelone: payload is not a JSON object: %v", connector.ErrBadPayload, err)
 	}
@@ -52,17 +50,17 @@ func (Decoder) Decode(payload []byte) ([]alert.Alert, error) {
 
 // decodeItem routes one object; envelope says whether a {"data":[…]} list
 // answer is acceptable here (not inside another list).
-func decodeItem(f fields, raw []byte, envelope bool) ([]alert.Alert, error) {
+func decodeItem(f jsonfield.Object, raw []byte, envelope bool) ([]alert.Alert, error) {
 	var (
 		a   alert.Alert
 		err error
 	)
 	switch {
-	case f.has("threatInfo"):
+	case f.Has("threatInfo"):
 		a, err = decodeThreat(f, raw)
-	case f.has("alertInfo") || f.has("ruleInfo"):
+	case f.Has("alertInfo") || f.Has("ruleInfo"):
 		a, err = decodeAlert(f, raw)
-	case envelope && f.has("data"):
+	case envelope && f.Has("data"):
 		return decodeList(f)
 	default:
 		return nil, bad("payload is neither a threat (threatInfo) nor a STAR alert (alertInfo, ruleInfo)")
@@ -78,14 +76,14 @@ func bad(format string, args ...any) error {
 }
 
 // decodeList decodes a list answer {"data":[…]}.
-func decodeList(f fields) ([]alert.Alert, error) {
-	raws, ok := rawArray(f["data"])
+func decodeList(f jsonfield.Object) ([]alert.Alert, error) {
+	raws, ok := jsonfield.RawArray(f["data"])
 	if !ok {
 		return nil, bad("data is not an array")
 	}
 	out := make([]alert.Alert, 0, len(raws))
 	for i, raw := range raws {
-		item, err := parseObject(raw)
+		item, err := jsonfield.Parse(raw)
 		if err != nil {
 			return nil, bad("data item %d is not an object", i)
 		}
@@ -100,62 +98,62 @@ func decodeList(f fields) ([]alert.Alert, error) {
 
 // decodeThreat maps a threat. The threat's id is the top-level id (the one
 // the threats API filters and acts on), else threatInfo.threatId.
-func decodeThreat(f fields, raw []byte) (alert.Alert, error) {
-	ti := f.obj("threatInfo")
-	if !isObject(f["threatInfo"]) {
+func decodeThreat(f jsonfield.Object, raw []byte) (alert.Alert, error) {
+	ti := f.Obj("threatInfo")
+	if !jsonfield.IsObject(f["threatInfo"]) {
 		return alert.Alert{}, bad("threat: threatInfo is not an object")
 	}
-	id := f.first("id")
+	id := f.First("id")
 	if id == "" {
-		id = ti.str("threatId")
+		id = ti.Str("threatId")
 	}
 	if id == "" {
 		return alert.Alert{}, bad("threat has no id or threatInfo.threatId")
 	}
-	rt, det := f.obj("agentRealtimeInfo"), f.obj("agentDetectionInfo")
+	rt, det := f.Obj("agentRealtimeInfo"), f.Obj("agentDetectionInfo")
 	tactics, techniques := attack(f["indicators"])
 	a := alert.Alert{
 		Vendor:        VendorName,
 		VendorID:      id,
-		Rule:          ti.first("classification", "threatName"),
+		Rule:          ti.First("classification", "threatName"),
 		Title:         threatTitle(ti),
-		Description:   strings.TrimSpace(ti.str("classification") + " " + ti.str("confidenceLevel")),
+		Description:   strings.TrimSpace(ti.Str("classification") + " " + ti.Str("confidenceLevel")),
 		Product:       "threat",
-		EventTime:     ti.firstTime("identifiedAt", "createdAt"),
-		VendorCreated: ti.time("createdAt"),
+		EventTime:     ti.FirstTime("identifiedAt", "createdAt"),
+		VendorCreated: ti.Time("createdAt"),
 		Host: alert.Host{
-			ID:     rt.str("agentId"),
-			Name:   rt.first("agentComputerName"),
+			ID:     rt.Str("agentId"),
+			Name:   rt.First("agentComputerName"),
 			IPs:    threatIPs(rt, det),
-			OS:     rt.first("agentOsName", "agentOsType"),
-			Groups: nonEmpty(rt.str("groupName")),
-			Role:   strings.ToLower(rt.str("agentMachineType")),
+			OS:     rt.First("agentOsName", "agentOsType"),
+			Groups: nonEmpty(rt.Str("groupName")),
+			Role:   strings.ToLower(rt.Str("agentMachineType")),
 		},
-		User: ti.str("processUser"),
+		User: ti.Str("processUser"),
 		Process: alert.Process{
-			Name:        baseName(ti.first("filePath", "threatName")),
-			Path:        ti.str("filePath"),
-			CommandLine: ti.str("maliciousProcessArguments"),
-			SHA256:      ti.str("sha256"),
-			SHA1:        ti.str("sha1"),
-			MD5:         ti.str("md5"),
+			Name:        baseName(ti.First("filePath", "threatName")),
+			Path:        ti.Str("filePath"),
+			CommandLine: ti.Str("maliciousProcessArguments"),
+			SHA256:      ti.Str("sha256"),
+			SHA1:        ti.Str("sha1"),
+			MD5:         ti.Str("md5"),
 		},
-		Parent:     alert.Process{Name: ti.str("originatorProcess")},
+		Parent:     alert.Process{Name: ti.Str("originatorProcess")},
 		Tactics:    tactics,
 		Techniques: techniques,
-		Action:     mitigation(f["mitigationStatus"], ti.str("mitigationStatus")),
+		Action:     mitigation(f["mitigationStatus"], ti.Str("mitigationStatus")),
 		Raw:        clone(raw),
 	}
 	if a.Host.ID == "" {
-		a.Host.ID = det.str("agentId")
+		a.Host.ID = det.Str("agentId")
 	}
 	if a.Host.Name == "" {
-		a.Host.Name = det.str("agentComputerName")
+		a.Host.Name = det.Str("agentComputerName")
 	}
 	if a.Host.OS == "" {
-		a.Host.OS = det.str("agentOsName")
+		a.Host.OS = det.Str("agentOsName")
 	}
-	a.VendorSeverity = ti.str("confidenceLevel")
+	a.VendorSeverity = ti.Str("confidenceLevel")
 	a.Score = confidenceScores[strings.ToLower(a.VendorSeverity)]
 	if a.Score == 0 {
 		a.VendorSeverity = ""
@@ -163,8 +161,8 @@ func decodeThreat(f fields, raw []byte) (alert.Alert, error) {
 	return a, checkAlert(a, "threatInfo.confidenceLevel malicious or suspicious", "agentRealtimeInfo.agentId or agentComputerName")
 }
 
-func threatTitle(ti fields) string {
-	name, class := ti.str("threatName"), ti.str("classification")
+func threatTitle(ti jsonfield.Object) string {
+	name, class := ti.Str("threatName"), ti.Str("classification")
 	switch {
 	case name != "" && class != "":
 		return class + ": " + name
@@ -175,32 +173,32 @@ func threatTitle(ti fields) string {
 }
 
 // decodeAlert maps a STAR (custom detection rule) alert.
-func decodeAlert(f fields, raw []byte) (alert.Alert, error) {
-	info, rule := f.obj("alertInfo"), f.obj("ruleInfo")
-	id := info.str("alertId")
+func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
+	info, rule := f.Obj("alertInfo"), f.Obj("ruleInfo")
+	id := info.Str("alertId")
 	if id == "" {
 		return alert.Alert{}, bad("alert has no alertInfo.alertId")
 	}
-	rt, det := f.obj("agentRealtimeInfo"), f.obj("agentDetectionInfo")
+	rt, det := f.Obj("agentRealtimeInfo"), f.Obj("agentDetectionInfo")
 	a := alert.Alert{
 		Vendor:        VendorName,
 		VendorID:      id,
-		Rule:          rule.first("id", "name"),
-		Title:         rule.first("name"),
-		Description:   rule.str("description"),
-		Product:       info.first("source"),
-		EventTime:     info.firstTime("createdAt", "reportedAt"),
-		VendorCreated: info.time("createdAt"),
+		Rule:          rule.First("id", "name"),
+		Title:         rule.First("name"),
+		Description:   rule.Str("description"),
+		Product:       info.First("source"),
+		EventTime:     info.FirstTime("createdAt", "reportedAt"),
+		VendorCreated: info.Time("createdAt"),
 		Host: alert.Host{
-			ID:   rt.str("id"),
-			Name: rt.first("name", "computerName"),
-			IPs:  uniq(splitList(info.str("srcMachineIp"))...),
-			OS:   det.first("osName", "osFamily"),
-			Role: strings.ToLower(rt.first("machineType")),
+			ID:   rt.Str("id"),
+			Name: rt.First("name", "computerName"),
+			IPs:  uniq(jsonfield.SplitList(info.Str("srcMachineIp"))...),
+			OS:   det.First("osName", "osFamily"),
+			Role: strings.ToLower(rt.First("machineType")),
 		},
-		User:    f.obj("sourceProcessInfo").str("user"),
-		Process: alertProcess(f.obj("sourceProcessInfo")),
-		Parent:  alertProcess(f.obj("sourceParentProcessInfo")),
+		User:    f.Obj("sourceProcessInfo").Str("user"),
+		Process: alertProcess(f.Obj("sourceProcessInfo")),
+		Parent:  alertProcess(f.Obj("sourceParentProcessInfo")),
 		Network: alertNetwork(info),
 		Action:  alert.ActionNone,
 		Raw:     clone(raw),
@@ -209,15 +207,15 @@ func decodeAlert(f fields, raw []byte) (alert.Alert, error) {
 		a.Product = "STAR"
 	}
 	if a.Host.Name == "" {
-		a.Host.Name = det.str("name")
+		a.Host.Name = det.Str("name")
 	}
 	if a.Host.OS == "" {
-		a.Host.OS = rt.str("os")
+		a.Host.OS = rt.Str("os")
 	}
 	if a.Host.Role == "" {
-		a.Host.Role = strings.ToLower(det.str("machineType"))
+		a.Host.Role = strings.ToLower(det.Str("machineType"))
 	}
-	a.VendorSeverity = rule.str("severity")
+	a.VendorSeverity = rule.Str("severity")
 	a.Score = severityScores[strings.ToLower(a.VendorSeverity)]
 	if a.Score == 0 {
 		a.VendorSeverity = ""
@@ -248,26 +246,26 @@ func kind(a alert.Alert) string {
 }
 
 // alertProcess reads sourceProcessInfo or sourceParentProcessInfo.
-func alertProcess(p fields) alert.Process {
+func alertProcess(p jsonfield.Object) alert.Process {
 	return alert.Process{
-		Name:        p.str("name"),
-		Path:        p.str("filePath"),
-		CommandLine: p.str("commandline"),
-		PID:         p.str("pid"),
-		SHA256:      p.str("fileHashSha256"),
-		SHA1:        p.str("fileHashSha1"),
-		MD5:         p.str("fileHashMd5"),
+		Name:        p.Str("name"),
+		Path:        p.Str("filePath"),
+		CommandLine: p.Str("commandline"),
+		PID:         p.Str("pid"),
+		SHA256:      p.Str("fileHashSha256"),
+		SHA1:        p.Str("fileHashSha1"),
+		MD5:         p.Str("fileHashMd5"),
 	}
 }
 
 // alertNetwork reads the remote end of a network event (dstIp, dstPort).
-func alertNetwork(info fields) []alert.Network {
-	ip := info.str("dstIp")
+func alertNetwork(info jsonfield.Object) []alert.Network {
+	ip := info.Str("dstIp")
 	if ip == "" {
 		return nil
 	}
 	n := alert.Network{IP: ip}
-	if p, ok := info.num("dstPort"); ok && p > 0 && p < 65536 {
+	if p, ok := info.Num("dstPort"); ok && p > 0 && p < 65536 {
 		n.Port = p
 	}
 	return []alert.Network{n}
@@ -285,15 +283,15 @@ var (
 // successful kill is "killed". A threat the API calls "mitigated" without
 // naming an action is "blocked".
 func mitigation(list []byte, status string) alert.Action {
-	raws, _ := rawArray(list)
+	raws, _ := jsonfield.RawArray(list)
 	undone := false
 	var killed, quarantined bool
 	for _, r := range raws {
-		m, err := parseObject(r)
-		if err != nil || !strings.EqualFold(m.str("status"), "success") {
+		m, err := jsonfield.Parse(r)
+		if err != nil || !strings.EqualFold(m.Str("status"), "success") {
 			continue
 		}
-		switch strings.ToLower(m.str("action")) {
+		switch strings.ToLower(m.Str("action")) {
 		case "unquarantine", "un-quarantine":
 			undone = true
 		case "quarantine", "remediate":
@@ -337,28 +335,28 @@ var tacticIDs = map[string]string{
 // attack reads indicators[].tactics[] (names) and their techniques[] (names
 // that are ATT&CK ids such as T1059), without repeats, in order.
 func attack(indicators []byte) (tactics, techniques []string) {
-	inds, _ := rawArray(indicators)
+	inds, _ := jsonfield.RawArray(indicators)
 	for _, ir := range inds {
-		ind, err := parseObject(ir)
+		ind, err := jsonfield.Parse(ir)
 		if err != nil {
 			continue
 		}
-		tas, _ := rawArray(ind["tactics"])
+		tas, _ := jsonfield.RawArray(ind["tactics"])
 		for _, tr := range tas {
-			ta, err := parseObject(tr)
+			ta, err := jsonfield.Parse(tr)
 			if err != nil {
 				continue
 			}
-			if name := ta.str("name"); name != "" {
+			if name := ta.Str("name"); name != "" {
 				if id, ok := tacticIDs[strings.ToLower(name)]; ok {
 					name = id
 				}
 				tactics = appendNew(tactics, name)
 			}
-			tes, _ := rawArray(ta["techniques"])
+			tes, _ := jsonfield.RawArray(ta["techniques"])
 			for _, er := range tes {
-				if te, err := parseObject(er); err == nil {
-					if name := te.str("name"); name != "" {
+				if te, err := jsonfield.Parse(er); err == nil {
+					if name := te.Str("name"); name != "" {
 						techniques = appendNew(techniques, name)
 					}
 				}
@@ -370,24 +368,24 @@ func attack(indicators []byte) (tactics, techniques []string) {
 
 // threatIPs collects the agent's addresses: every non-loopback address of
 // its network interfaces, then agentIpV4 (comma-joined) and externalIp.
-func threatIPs(rt, det fields) []string {
+func threatIPs(rt, det jsonfield.Object) []string {
 	var ips []string
-	nics, _ := rawArray(rt["networkInterfaces"])
+	nics, _ := jsonfield.RawArray(rt["networkInterfaces"])
 	for _, nr := range nics {
-		nic, err := parseObject(nr)
+		nic, err := jsonfield.Parse(nr)
 		if err != nil {
 			continue
 		}
-		for _, ip := range nic.strs("inet") {
+		for _, ip := range nic.Strs("inet") {
 			if !strings.HasPrefix(ip, "127.") {
 				ips = appendNew(ips, ip)
 			}
 		}
 	}
-	for _, ip := range splitList(det.str("agentIpV4")) {
+	for _, ip := range jsonfield.SplitList(det.Str("agentIpV4")) {
 		ips = appendNew(ips, ip)
 	}
-	if ip := det.str("externalIp"); ip != "" {
+	if ip := det.Str("externalIp"); ip != "" {
 		ips = appendNew(ips, ip)
 	}
 	return ips

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // SimToken is the API token a simulator accepts unless WithToken sets
@@ -123,19 +124,19 @@ func (s *Sim) Inject(payloads ...[]byte) error {
 }
 
 func (s *Sim) injectLocked(p []byte) error {
-	f, err := parseObject(p)
+	f, err := jsonfield.Parse(p)
 	if err != nil {
 		return err
 	}
-	isThreat := f.has("threatInfo")
-	if !isThreat && !f.has("alertInfo") {
+	isThreat := f.Has("threatInfo")
+	if !isThreat && !f.Has("alertInfo") {
 		return fmt.Errorf("takes threat (threatInfo) or STAR alert (alertInfo) objects")
 	}
 	raw := compact(p)
 	s.seq++
-	infoKey, idOf := "threatInfo", func(f fields) string { id, _ := threatKey(f); return id }
+	infoKey, idOf := "threatInfo", func(f jsonfield.Object) string { id, _ := threatKey(f); return id }
 	if !isThreat {
-		infoKey, idOf = "alertInfo", func(f fields) string { return f.obj("alertInfo").str("alertId") }
+		infoKey, idOf = "alertInfo", func(f jsonfield.Object) string { return f.Obj("alertInfo").Str("alertId") }
 	}
 	var m map[string]any
 	changed := false
@@ -150,7 +151,7 @@ func (s *Sim) injectLocked(p []byte) error {
 		changed = true
 		return nil
 	}
-	info := f.obj(infoKey)
+	info := f.Obj(infoKey)
 	if idOf(f) == "" {
 		if err := edit(); err != nil {
 			return err
@@ -163,7 +164,7 @@ func (s *Sim) injectLocked(p []byte) error {
 			setIn(m, infoKey, "alertId", id)
 		}
 	}
-	if parseTime(info.str("createdAt")).IsZero() {
+	if jsonfield.ParseTime(info.Str("createdAt")).IsZero() {
 		if err := edit(); err != nil {
 			return err
 		}
@@ -175,11 +176,11 @@ func (s *Sim) injectLocked(p []byte) error {
 			return err
 		}
 		raw = b
-		if f, err = parseObject(raw); err != nil {
+		if f, err = jsonfield.Parse(raw); err != nil {
 			return err
 		}
 	}
-	it := &simItem{id: idOf(f), created: f.obj(infoKey).time("createdAt"), raw: raw}
+	it := &simItem{id: idOf(f), created: f.Obj(infoKey).Time("createdAt"), raw: raw}
 	seen := s.threatID
 	if !isThreat {
 		seen = s.alertID
@@ -193,11 +194,11 @@ func (s *Sim) injectLocked(p []byte) error {
 	} else {
 		s.alerts = insertSorted(s.alerts, it)
 	}
-	rt := f.obj("agentRealtimeInfo")
+	rt := f.Obj("agentRealtimeInfo")
 	if isThreat {
-		s.learnLocked(rt.str("agentId"), rt.str("agentComputerName"), rt.first("agentOsName", "agentOsType"))
+		s.learnLocked(rt.Str("agentId"), rt.Str("agentComputerName"), rt.First("agentOsName", "agentOsType"))
 	} else {
-		s.learnLocked(rt.str("id"), rt.first("name", "computerName"), rt.str("os"))
+		s.learnLocked(rt.Str("id"), rt.First("name", "computerName"), rt.Str("os"))
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 const maxSimBody = 4 << 20
@@ -150,7 +152,7 @@ func parseListQuery(q url.Values, threats bool) (listFilter, error) {
 	}
 	for key, dst := range map[string]*time.Time{"createdAt__gt": &lf.gt, "createdAt__gte": &lf.gte, "createdAt__lt": &lf.lt, "createdAt__lte": &lf.lte} {
 		if v := q.Get(key); v != "" {
-			if *dst = parseTime(v); dst.IsZero() {
+			if *dst = jsonfield.ParseTime(v); dst.IsZero() {
 				return lf, fmt.Errorf("%s must be an RFC 3339 time", key)
 			}
 		}
@@ -222,7 +224,7 @@ func (s *Sim) listHandler(threats bool) http.HandlerFunc {
 func (s *Sim) listAgents(w http.ResponseWriter, r *http.Request) {
 	var ids []string
 	for _, v := range r.URL.Query()["ids"] {
-		ids = append(ids, splitList(v)...)
+		ids = append(ids, jsonfield.SplitList(v)...)
 	}
 	if len(ids) == 0 {
 		s.fail(w, http.StatusBadRequest, 4000010, "Validation Error", "the simulator needs ids")

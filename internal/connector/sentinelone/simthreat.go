@@ -117,3 +117,7 @@ func ThreatFile(path, sha256 string) ThreatOption {
 func ThreatField(key string, value any) ThreatOption {
 	return func(t map[string]any) { threatInfo(t)[key] = value }
 }
+
+// timeText writes a time as SentinelOne does: RFC 3339 in UTC with
+// microseconds.
+func timeText(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
