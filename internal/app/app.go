@@ -130,6 +130,14 @@ func (a *App) Start(ctx context.Context) error {
 	a.Processor = intake.NewProcessor(a.DB, a.dir, a.Jobs, a.log, nil)
 	a.Committer = intake.NewCommitter(ctx, a.DB, intake.CommitterOptions{
 		MaxInflightBytes: a.cfg.MaxInflightBytes, OnCommit: a.Processor.Wake, Logger: a.log})
+	if a.DB.Dialect().Name == "sqlite" {
+		// One node: whatever was running belonged to a process that died.
+		if n, err := a.Jobs.ReleaseOrphans(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			a.log.Warn("jobs of a previous run resumed", "jobs", n)
+		}
+	}
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}

@@ -102,6 +102,11 @@ func New(db *sql.DB, dialect string, workers *river.Workers, o Options) (*Runner
 		FetchPollInterval: 25 * time.Millisecond,
 		Logger:            o.Logger,
 		PollOnly:          true, // database/sql drivers have no LISTEN; SQLite has none at all
+		// Vendor and mail calls time out in 30 s; a job still "running" after
+		// this long belonged to a node that died, and is run again (its work
+		// is idempotent: see response.Worker and the notify job).
+		JobTimeout:           time.Minute,
+		RescueStuckJobsAfter: 2 * time.Minute,
 	}
 	if workers == nil {
 		cfg.Queues = nil // an insert-only client (CLI commands)
@@ -134,6 +139,19 @@ func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
 
 // Stop waits for running jobs to finish (or ctx to end).
 func (r *Runner) Stop(ctx context.Context) error { return r.client.Stop(ctx) }
+
+// ReleaseOrphans makes jobs that were running when the process died
+// available again at once. Only for a store with a single node (SQLite): on a
+// shared store another node's running jobs look the same, and River's
+// rescuer returns them after RescueStuckJobsAfter instead.
+func (r *Runner) ReleaseOrphans(ctx context.Context) (int, error) {
+	res, err := r.db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+	if err != nil {
+		return 0, fmt.Errorf("release orphaned jobs: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
 
 // Outstanding counts jobs not yet finished: available, running, retryable or
 // scheduled. Replay and tests wait for it to reach zero.

@@ -1,0 +1,383 @@
+// Package crashtest kills the real `bannin serve` process with SIGKILL in
+// the middle of a webhook flood, restarts it, and checks that nothing
+// acknowledged was lost, nothing was stored twice, and no containment was
+// sent to the vendor twice (issue 4's durability harness).
+//
+// The vendor simulator runs as its own process (`bannin sim crowdstrike`),
+// so its count of containment calls per idempotency key survives bannin's
+// deaths. CI runs a small flood; set BANNIN_CRASH_ALERTS and
+// BANNIN_CRASH_KILLS for the full one (100000 and 20).
+package crashtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// harness holds the built binary, the simulator process and bannin's files.
+type harness struct {
+	t       *testing.T
+	bin     string
+	dir     string
+	simURL  string
+	secret  []byte
+	db      string
+	listen  string
+	serve   *exec.Cmd
+	serveMu sync.Mutex
+}
+
+func TestCrashFloodSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the crash harness builds and runs bannin; skipped with -short")
+	}
+	h := newHarness(t)
+	h.db = filepath.Join(h.dir, "bannin.db")
+	h.run(envInt("BANNIN_CRASH_ALERTS", 3000), envInt("BANNIN_CRASH_KILLS", 5))
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), secret: []byte("crash-test-secret")}
+	h.bin = filepath.Join(h.dir, "bannin")
+	build := exec.Command("go", "build", "-o", h.bin, "../../cmd/bannin")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build bannin: %v\n%s", err, out)
+	}
+	simAddr := freeAddr(t)
+	sim := exec.Command(h.bin, "sim", "crowdstrike", "--listen", simAddr)
+	sim.Stdout, sim.Stderr = os.Stderr, os.Stderr
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	h.simURL = "http://" + simAddr
+	waitHTTP(t, h.simURL+"/_sim/calls")
+	h.listen = freeAddr(t)
+	h.writeTenant()
+	return h
+}
+
+func (h *harness) writeTenant() {
+	files := map[string]string{"hook": string(h.secret), "id": cs.SimClientID, "secret": cs.SimClientSecret}
+	for name, v := range files {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(v), 0o600); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	yaml := fmt.Sprintf(`id: crash
+name: Crash Test K.K.
+language: en
+timezone: Asia/Tokyo
+sources:
+  - name: falcon
+    vendor: crowdstrike
+    webhook_secret_file: hook
+    url: %s
+    client_id_file: id
+    client_secret_file: secret
+    poll: 1s
+critical_hosts: [fs01]
+containment: {mode: hybrid, min_severity: critical}
+contacts:
+  soc: {email: soc@crash.example}
+notify:
+  - severities: [emergency, critical]
+    to: [{contact: soc, via: email}]
+`, h.simURL)
+	if err := os.WriteFile(filepath.Join(h.dir, "tenant.yaml"), []byte(yaml), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// start launches bannin serve and waits until it answers.
+func (h *harness) start() {
+	h.serveMu.Lock()
+	defer h.serveMu.Unlock()
+	cmd := exec.Command(h.bin, "serve", "--tenant", filepath.Join(h.dir, "tenant.yaml"), "--db", h.db,
+		"--listen", h.listen, "--secret-key-file", filepath.Join(h.dir, "key"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.serve = cmd
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + h.listen + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("bannin serve did not come up:\n%s", logs.String())
+}
+
+// kill sends SIGKILL: no shutdown code runs.
+func (h *harness) kill() {
+	h.serveMu.Lock()
+	defer h.serveMu.Unlock()
+	h.serve.Process.Signal(syscall.SIGKILL)
+	h.serve.Wait()
+}
+
+// alert is the i-th flood alert: mostly noise, every 50th critical on its
+// own host (an isolation), hosts registered with the simulator beforehand.
+func alert(i int) (id, host string, body []byte) {
+	id = fmt.Sprintf("crash:ind:%06d", i)
+	if i%50 == 0 {
+		host = fmt.Sprintf("crit-%05d", i)
+		return id, host, cs.NewAlert(host, aid(host), cs.AlertCompositeID(id), cs.AlertSeverity(90),
+			cs.AlertTechnique("TA0006", "Credential Access", "T1003.001", "LSASS Memory"),
+			cs.AlertProcess("dump.exe", `C:\dump.exe`, "dump.exe "+host, fmt.Sprintf("%064x", i)))
+	}
+	host = fmt.Sprintf("pc-%03d", i%200)
+	return id, host, cs.NewAlert(host, aid(host), cs.AlertCompositeID(id), cs.AlertSeverity(30))
+}
+
+func aid(host string) string {
+	s := sha256.Sum256([]byte(host))
+	return hex.EncodeToString(s[:16])
+}
+
+// run floods n alerts in requests of 10 from 8 clients while killing bannin
+// `kills` times at random moments, then checks the outcome.
+func (h *harness) run(n, kills int) {
+	t := h.t
+	for i := 0; i < n; i += 50 {
+		_, host, _ := alert(i)
+		post(t, h.simURL+"/_sim/devices?id="+aid(host)+"&name="+host, nil)
+	}
+	h.start()
+	acked := make([]bool, n)
+	var next, sentMu sync.Mutex
+	cursor := 0
+	take := func() (int, int) {
+		next.Lock()
+		defer next.Unlock()
+		from := cursor
+		cursor = min(cursor+10, n)
+		return from, cursor
+	}
+	done := make(chan struct{})
+	go func() { // the killer
+		defer close(done)
+		r := rand.New(rand.NewPCG(1, 2))
+		for k := 0; k < kills; k++ {
+			time.Sleep(time.Duration(200+r.IntN(800)) * time.Millisecond)
+			h.kill()
+			t.Logf("kill %d of %d", k+1, kills)
+			h.start()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				from, to := take()
+				if from >= to {
+					return
+				}
+				for !h.send(from, to) { // refused or cut off: the sender retries
+					time.Sleep(50 * time.Millisecond)
+				}
+				sentMu.Lock()
+				for i := from; i < to; i++ {
+					acked[i] = true
+				}
+				sentMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
+	h.verify(acked)
+}
+
+// send posts alerts [from, to) and reports whether bannin answered 202.
+func (h *harness) send(from, to int) bool {
+	var body bytes.Buffer
+	for i := from; i < to; i++ {
+		_, _, p := alert(i)
+		body.Write(p)
+		body.WriteByte('\n')
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+h.listen+"/v1/ingest/crash/falcon", bytes.NewReader(body.Bytes()))
+	m := hmac.New(sha256.New, h.secret)
+	m.Write(body.Bytes())
+	req.Header.Set("X-Bannin-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
+}
+
+// verify waits for bannin to finish, then checks: every acknowledged alert
+// stored exactly once, nothing left pending, every isolation done and sent
+// to the vendor exactly once.
+func (h *harness) verify(acked []bool) {
+	t := h.t
+	db, err := sql.Open("sqlite", "file:"+h.db+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitQuiet(t, db)
+	h.kill()
+	stored := map[string]int{}
+	rows, err := db.Query(`SELECT vendor_id FROM alerts WHERE tenant = 'crash'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		stored[id]++
+	}
+	rows.Close()
+	lost, wantIso := 0, 0
+	for i, ok := range acked {
+		id, _, _ := alert(i)
+		if ok && stored[id] != 1 {
+			lost++
+			if lost < 5 {
+				t.Errorf("acknowledged alert %s stored %d times, want 1", id, stored[id])
+			}
+		}
+		if i%50 == 0 {
+			wantIso++
+		}
+	}
+	var states = map[string]int{}
+	rows, err = db.Query(`SELECT state FROM actions WHERE tenant = 'crash' AND kind = 'isolate'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		states[s]++
+	}
+	rows.Close()
+	if states["done"] != wantIso || len(states) != 1 {
+		t.Errorf("isolation actions by state %v, want %d done", states, wantIso)
+	}
+	calls := map[string]int{}
+	resp, err := http.Get(h.simURL + "/_sim/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&calls)
+	resp.Body.Close()
+	twice := 0
+	for key, c := range calls {
+		if c != 1 {
+			twice++
+			t.Errorf("containment %s reached the vendor %d times", key, c)
+		}
+	}
+	t.Logf("%d alerts acknowledged, %d stored, %d isolations done, %d containment keys at the vendor, %d lost, %d doubled",
+		len(acked), len(stored), states["done"], len(calls), lost, twice)
+	if len(calls) != wantIso {
+		t.Errorf("the vendor saw %d containment keys, want %d", len(calls), wantIso)
+	}
+}
+
+// waitQuiet waits until no payload is pending and no job is outstanding.
+func waitQuiet(t *testing.T, db *sql.DB) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		var pending, jobs int
+		db.QueryRow(`SELECT COUNT(*) FROM inbox WHERE state = 'pending'`).Scan(&pending)
+		db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE state IN ('available','running','retryable','scheduled','pending')`).Scan(&jobs)
+		if pending == 0 && jobs == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var pending int
+	db.QueryRow(`SELECT COUNT(*) FROM inbox WHERE state = 'pending'`).Scan(&pending)
+	rows, _ := db.Query(`SELECT state, kind, COUNT(*), MAX(attempt), MAX(CAST(errors AS TEXT)) FROM river_job GROUP BY state, kind`)
+	var b strings.Builder
+	for rows != nil && rows.Next() {
+		var st, kind string
+		var n, att int
+		var errs sql.NullString
+		rows.Scan(&st, &kind, &n, &att, &errs)
+		fmt.Fprintf(&b, "%s %s: %d (attempt %d) %.300s\n", kind, st, n, att, errs.String)
+	}
+	t.Fatalf("bannin did not finish the flood in 3 minutes: %d payloads pending; jobs:\n%s", pending, b.String())
+}
+
+func post(t *testing.T, url string, body []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer", url)
+}
+
