@@ -380,4 +380,3 @@ func waitHTTP(t *testing.T, url string) {
 	}
 	t.Fatalf("%s did not answer", url)
 }
-
