@@ -195,7 +195,20 @@ func (h *harness) run(n, kills int) {
 		defer close(done)
 		r := rand.New(rand.NewPCG(1, 2))
 		for k := 0; k < kills; k++ {
-			time.Sleep(time.Duration(200+r.IntN(800)) * time.Millisecond)
+			// Spread the kills over the whole flood, each at a random moment
+			// within its share of it.
+			at := (2*k + 1) * n / (2 * kills)
+			at += r.IntN(max(n/(2*kills), 1)) - n/(4*kills)
+			for {
+				next.Lock()
+				sent := cursor
+				next.Unlock()
+				if sent >= at || sent >= n {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(time.Duration(r.IntN(50)) * time.Millisecond)
 			h.kill()
 			t.Logf("kill %d of %d", k+1, kills)
 			h.start()
