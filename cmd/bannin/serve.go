@@ -37,6 +37,7 @@ type serveFlags struct {
 	apiTokenFile string
 	simulate     bool
 	maxInflight  int64
+	rescueAfter  time.Duration
 	verbose      bool
 }
 
@@ -63,6 +64,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.apiTokenFile, "api-token-file", env("BANNIN_API_TOKEN_FILE", ""), "file with the REST API bearer token (API disabled without it)")
 	fl.BoolVar(&f.simulate, "simulate", false, "sources without a url use the built-in vendor simulator")
 	fl.Int64Var(&f.maxInflight, "max-inflight-bytes", 64<<20, "intake memory ceiling; beyond it webhooks get 503 + Retry-After")
+	fl.DurationVar(&f.rescueAfter, "job-rescue-after", 2*time.Minute, "a job running this long belonged to a dead node and runs again (PostgreSQL; jobs time out at half)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log at info level")
 }
 
@@ -97,7 +99,7 @@ func (f *serveFlags) config() (app.Config, error) {
 		return app.Config{}, err
 	}
 	cfg := app.Config{DB: f.db, Tenants: ts, Simulate: f.simulate, PollSimulators: f.simulate, PhoneWebhook: f.phoneURL,
-		MaxInflightBytes: f.maxInflight, Log: logger(f.verbose)}
+		MaxInflightBytes: f.maxInflight, RescueAfter: f.rescueAfter, Log: logger(f.verbose)}
 	if cfg.SecretKey, err = f.secretKey(); err != nil {
 		return cfg, err
 	}

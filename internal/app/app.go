@@ -55,6 +55,8 @@ type Config struct {
 	// VirtualTime stamps effects with the decision's time (replay).
 	VirtualTime bool
 	RetryBase   time.Duration
+	// RescueAfter: see jobs.Options.
+	RescueAfter time.Duration
 	// MaxInflightBytes caps intake memory (see intake.CommitterOptions).
 	MaxInflightBytes int64
 	Clock            func() time.Time
@@ -119,7 +121,7 @@ func (a *App) setup(ctx context.Context) error {
 		return err
 	}
 	river.AddWorker(workers, nw)
-	a.Jobs, err = jobs.New(a.DB.SQL(), a.DB.Dialect().Name, workers, jobs.Options{RetryBase: a.cfg.RetryBase, Logger: a.log})
+	a.Jobs, err = jobs.New(a.DB.SQL(), a.DB.Dialect().Name, workers, jobs.Options{RetryBase: a.cfg.RetryBase, RescueAfter: a.cfg.RescueAfter, Logger: a.log})
 	return err
 }
 

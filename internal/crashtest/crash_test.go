@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
@@ -46,6 +47,7 @@ func envInt(name string, def int) int {
 // harness holds the built binary, the simulator process and bannin's files.
 type harness struct {
 	t       *testing.T
+	driver  string // database/sql driver to read the store: sqlite or pgx
 	bin     string
 	dir     string
 	simURL  string
@@ -61,8 +63,41 @@ func TestCrashFloodSQLite(t *testing.T) {
 		t.Skip("the crash harness builds and runs bannin; skipped with -short")
 	}
 	h := newHarness(t)
-	h.db = filepath.Join(h.dir, "bannin.db")
+	h.db, h.driver = filepath.Join(h.dir, "bannin.db"), "sqlite"
 	h.run(envInt("BANNIN_CRASH_ALERTS", 3000), envInt("BANNIN_CRASH_KILLS", 5))
+}
+
+// TestCrashFloodPostgres is the same flood on PostgreSQL (BANNIN_TEST_PG),
+// in a schema of its own.
+func TestCrashFloodPostgres(t *testing.T) {
+	base := os.Getenv("BANNIN_TEST_PG")
+	if base == "" {
+		t.Skip("BANNIN_TEST_PG is not set; set it to a PostgreSQL URL to run the crash harness on PostgreSQL too")
+	}
+	if testing.Short() {
+		t.Skip("the crash harness builds and runs bannin; skipped with -short")
+	}
+	h := newHarness(t)
+	h.db, h.driver = freshSchema(t, base), "pgx"
+	h.run(envInt("BANNIN_CRASH_ALERTS", 3000), envInt("BANNIN_CRASH_KILLS", 5))
+}
+
+func freshSchema(t *testing.T, base string) string {
+	t.Helper()
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := fmt.Sprintf("crash_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE"); db.Close() })
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
 }
 
 func newHarness(t *testing.T) *harness {
@@ -124,7 +159,7 @@ func (h *harness) start() {
 	h.serveMu.Lock()
 	defer h.serveMu.Unlock()
 	cmd := exec.Command(h.bin, "serve", "--tenant", filepath.Join(h.dir, "tenant.yaml"), "--db", h.db,
-		"--listen", h.listen, "--secret-key-file", filepath.Join(h.dir, "key"))
+		"--listen", h.listen, "--secret-key-file", filepath.Join(h.dir, "key"), "--job-rescue-after", "6s")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -265,7 +300,11 @@ func (h *harness) send(from, to int) bool {
 // to the vendor exactly once.
 func (h *harness) verify(acked []bool) {
 	t := h.t
-	db, err := sql.Open("sqlite", "file:"+h.db+"?_pragma=busy_timeout(10000)")
+	dsn := h.db
+	if h.driver == "sqlite" {
+		dsn = "file:" + h.db + "?_pragma=busy_timeout(10000)"
+	}
+	db, err := sql.Open(h.driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,10 @@ type Options struct {
 	RetryBase, RetryMax time.Duration
 	// Workers per queue; default 4.
 	Workers int
-	Logger  *slog.Logger
+	// RescueAfter is how long a job may stay "running" before it is taken
+	// for a dead node's and run again (default 2m; jobs time out at half).
+	RescueAfter time.Duration
+	Logger      *slog.Logger
 }
 
 // Runner inserts and works jobs.
@@ -81,6 +84,9 @@ func New(db *sql.DB, dialect string, workers *river.Workers, o Options) (*Runner
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = 2 * time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -105,8 +111,8 @@ func New(db *sql.DB, dialect string, workers *river.Workers, o Options) (*Runner
 		// Vendor and mail calls time out in 30 s; a job still "running" after
 		// this long belonged to a node that died, and is run again (its work
 		// is idempotent: see response.Worker and the notify job).
-		JobTimeout:           time.Minute,
-		RescueStuckJobsAfter: 2 * time.Minute,
+		JobTimeout:           o.RescueAfter / 2,
+		RescueStuckJobsAfter: o.RescueAfter,
 	}
 	if workers == nil {
 		cfg.Queues = nil // an insert-only client (CLI commands)
