@@ -60,7 +60,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.phoneURL, "phone-webhook", env("BANNIN_PHONE_WEBHOOK", ""), "telephony service webhook URL [BANNIN_PHONE_WEBHOOK]")
 	fl.StringVar(&f.phoneSecret, "phone-secret-file", env("BANNIN_PHONE_SECRET_FILE", ""), "file with the secret that signs phone webhook calls")
 	fl.StringVar(&f.hookSecret, "notify-webhook-secret-file", env("BANNIN_NOTIFY_WEBHOOK_SECRET_FILE", ""), "file with the secret that signs notifications to contacts' webhooks (via: webhook)")
-	fl.StringVar(&f.keyFile, "secret-key-file", env("BANNIN_SECRET_KEY_FILE", ""), "32-byte key sealing secrets at rest (default: <db>.key, created when missing; or BANNIN_SECRET_KEY)")
+	fl.StringVar(&f.keyFile, "secret-key-file", env("BANNIN_SECRET_KEY_FILE", ""), "file with the base64 32-byte key sealing secrets at rest (default: <db>.key, created when missing; or BANNIN_SECRET_KEY)")
 	fl.StringVar(&f.apiTokenFile, "api-token-file", env("BANNIN_API_TOKEN_FILE", ""), "file with the REST API bearer token (API disabled without it)")
 	fl.BoolVar(&f.simulate, "simulate", false, "sources without a url use the built-in vendor simulator")
 	fl.Int64Var(&f.maxInflight, "max-inflight-bytes", 64<<20, "intake memory ceiling; beyond it webhooks get 503 + Retry-After")
