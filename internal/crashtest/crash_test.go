@@ -53,8 +53,8 @@ type harness struct {
 	simURL  string
 	secret  []byte
 	db      string
-	listen  string
-	serve   *exec.Cmd
+	listens []string    // one HTTP address per bannin node
+	serves  []*exec.Cmd // the running node processes
 	serveMu sync.Mutex
 }
 
@@ -62,13 +62,14 @@ func TestCrashFloodSQLite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the crash harness builds and runs bannin; skipped with -short")
 	}
-	h := newHarness(t)
+	h := newHarness(t, 1)
 	h.db, h.driver = filepath.Join(h.dir, "bannin.db"), "sqlite"
 	h.run(envInt("BANNIN_CRASH_ALERTS", 3000), envInt("BANNIN_CRASH_KILLS", 5))
 }
 
 // TestCrashFloodPostgres is the same flood on PostgreSQL (BANNIN_TEST_PG),
-// in a schema of its own.
+// in a schema of its own, served by two nodes: webhooks go to both, and the
+// kills hit one node at a time while the other goes on.
 func TestCrashFloodPostgres(t *testing.T) {
 	base := os.Getenv("BANNIN_TEST_PG")
 	if base == "" {
@@ -77,7 +78,7 @@ func TestCrashFloodPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the crash harness builds and runs bannin; skipped with -short")
 	}
-	h := newHarness(t)
+	h := newHarness(t, 2)
 	h.db, h.driver = freshSchema(t, base), "pgx"
 	h.run(envInt("BANNIN_CRASH_ALERTS", 3000), envInt("BANNIN_CRASH_KILLS", 5))
 }
@@ -100,7 +101,7 @@ func freshSchema(t *testing.T, base string) string {
 	return base + sep + "search_path=" + schema
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, nodes int) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), secret: []byte("crash-test-secret")}
 	h.bin = filepath.Join(h.dir, "bannin")
@@ -117,7 +118,10 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
 	h.simURL = "http://" + simAddr
 	waitHTTP(t, h.simURL+"/_sim/calls")
-	h.listen = freeAddr(t)
+	for range nodes {
+		h.listens = append(h.listens, freeAddr(t))
+	}
+	h.serves = make([]*exec.Cmd, nodes)
 	h.writeTenant()
 	return h
 }
@@ -154,21 +158,21 @@ notify:
 	}
 }
 
-// start launches bannin serve and waits until it answers.
-func (h *harness) start() {
+// start launches node i (bannin serve) and waits until it answers.
+func (h *harness) start(i int) {
 	h.serveMu.Lock()
 	defer h.serveMu.Unlock()
 	cmd := exec.Command(h.bin, "serve", "--tenant", filepath.Join(h.dir, "tenant.yaml"), "--db", h.db,
-		"--listen", h.listen, "--secret-key-file", filepath.Join(h.dir, "key"), "--job-rescue-after", "6s")
+		"--listen", h.listens[i], "--secret-key-file", filepath.Join(h.dir, "key"), "--job-rescue-after", "6s")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
-	h.serve = cmd
+	h.serves[i] = cmd
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + h.listen + "/healthz"); err == nil {
+		if resp, err := http.Get("http://" + h.listens[i] + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
@@ -179,12 +183,15 @@ func (h *harness) start() {
 	h.t.Fatalf("bannin serve did not come up:\n%s", logs.String())
 }
 
-// kill sends SIGKILL: no shutdown code runs.
-func (h *harness) kill() {
+// kill sends SIGKILL to node i: no shutdown code runs.
+func (h *harness) kill(i int) {
 	h.serveMu.Lock()
 	defer h.serveMu.Unlock()
-	h.serve.Process.Signal(syscall.SIGKILL)
-	h.serve.Wait()
+	if c := h.serves[i]; c != nil {
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		h.serves[i] = nil
+	}
 }
 
 // alert is the i-th flood alert: mostly noise, every 50th critical on its
@@ -214,7 +221,9 @@ func (h *harness) run(n, kills int) {
 		_, host, _ := alert(i)
 		post(t, h.simURL+"/_sim/devices?id="+aid(host)+"&name="+host, nil)
 	}
-	h.start()
+	for i := range h.listens {
+		h.start(i)
+	}
 	acked := make([]bool, n)
 	var next, sentMu sync.Mutex
 	cursor := 0
@@ -244,22 +253,24 @@ func (h *harness) run(n, kills int) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			time.Sleep(time.Duration(r.IntN(50)) * time.Millisecond)
-			h.kill()
-			t.Logf("kill %d of %d", k+1, kills)
-			h.start()
+			victim := k % len(h.listens)
+			h.kill(victim)
+			t.Logf("kill %d of %d (node %d)", k+1, kills, victim)
+			h.start(victim)
 		}
 	}()
 	var wg sync.WaitGroup
-	for range 8 {
+	for c := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for try := c; ; {
 				from, to := take()
 				if from >= to {
 					return
 				}
-				for !h.send(from, to) { // refused or cut off: the sender retries
+				// Refused or cut off: the sender retries, on the next node.
+				for ; !h.send(try%len(h.listens), from, to); try++ {
 					time.Sleep(50 * time.Millisecond)
 				}
 				sentMu.Lock()
@@ -275,15 +286,15 @@ func (h *harness) run(n, kills int) {
 	h.verify(acked)
 }
 
-// send posts alerts [from, to) and reports whether bannin answered 202.
-func (h *harness) send(from, to int) bool {
+// send posts alerts [from, to) to node and reports whether it answered 202.
+func (h *harness) send(node, from, to int) bool {
 	var body bytes.Buffer
 	for i := from; i < to; i++ {
 		_, _, p := alert(i)
 		body.Write(p)
 		body.WriteByte('\n')
 	}
-	req, _ := http.NewRequest(http.MethodPost, "http://"+h.listen+"/v1/ingest/crash/falcon", bytes.NewReader(body.Bytes()))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+h.listens[node]+"/v1/ingest/crash/falcon", bytes.NewReader(body.Bytes()))
 	m := hmac.New(sha256.New, h.secret)
 	m.Write(body.Bytes())
 	req.Header.Set("X-Bannin-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
@@ -310,7 +321,9 @@ func (h *harness) verify(acked []bool) {
 	}
 	defer db.Close()
 	waitQuiet(t, db)
-	h.kill()
+	for i := range h.listens {
+		h.kill(i)
+	}
 	stored := map[string]int{}
 	rows, err := db.Query(`SELECT vendor_id FROM alerts WHERE tenant = 'crash'`)
 	if err != nil {
