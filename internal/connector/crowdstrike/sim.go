@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 	"maps"
 	"net/http"
 	"sort"
@@ -34,12 +35,12 @@ const (
 // serve it with httptest.NewServer or `bannin sim crowdstrike --listen`.
 // All methods are safe for concurrent use.
 type Sim struct {
-	mu         sync.Mutex
-	id, secret string
-	now        func() time.Time
-	ttl        time.Duration
-	latency    time.Duration
-	retryAfter time.Duration
+	simkit.Faults // injected failures and latency (FailNext)
+	mu            sync.Mutex
+	id, secret    string
+	now           func() time.Time
+	ttl           time.Duration
+	retryAfter    time.Duration
 
 	tokens  map[string]time.Time // bearer token → expiry
 	issued  int
@@ -49,8 +50,6 @@ type Sim struct {
 	calls   map[string]int
 	ledger  []LedgerEntry
 	denied  map[string]bool
-	failN   int
-	failSt  int
 	seq     int // alerts injected, for assigned composite ids
 	traces  int // answers sent, for trace ids
 
@@ -96,7 +95,7 @@ func WithClock(now func() time.Time) SimOption { return func(s *Sim) { s.now = n
 func WithTokenTTL(d time.Duration) SimOption { return func(s *Sim) { s.ttl = d } }
 
 // WithLatency delays every answer by d (or until the request is cancelled).
-func WithLatency(d time.Duration) SimOption { return func(s *Sim) { s.latency = d } }
+func WithLatency(d time.Duration) SimOption { return func(s *Sim) { s.SetLatency(d) } }
 
 // WithRetryAfter sets the Retry-After sent with injected 429s (default 2 s).
 func WithRetryAfter(d time.Duration) SimOption { return func(s *Sim) { s.retryAfter = d } }
@@ -260,15 +259,6 @@ func (s *Sim) Ledger() []LedgerEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]LedgerEntry(nil), s.ledger...)
-}
-
-// FailNext implements connector.Simulator: the next n requests (token
-// requests included) answer status in CrowdStrike's error shape; 429s carry
-// Retry-After and X-RateLimit-* headers.
-func (s *Sim) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failSt = n, status
 }
 
 // ExpireTokens invalidates every issued token, as if they had expired, so

@@ -1,7 +1,6 @@
 package crowdstrike
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -32,30 +31,9 @@ func (s *Sim) routes() {
 // ServeHTTP answers one API call: optional latency, then an injected
 // failure if one is pending, then the endpoint.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	latency := s.latency
-	status := 0
-	if s.failN > 0 {
-		s.failN--
-		status = s.failSt
-	}
-	s.mu.Unlock()
-	if latency > 0 {
-		// Read the body first: net/http notices a client that hangs up
-		// (and cancels r.Context) only once the body is consumed.
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSimBody))
-		if err != nil {
-			s.fail(w, http.StatusBadRequest, "unreadable body")
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	status, ok := s.Before(w, r, func(w http.ResponseWriter, status int, msg string) { s.fail(w, status, msg) })
+	if !ok {
+		return
 	}
 	if status != 0 {
 		s.fail(w, status, "injected failure: "+http.StatusText(status))

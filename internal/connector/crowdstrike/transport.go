@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -127,7 +126,7 @@ func tokenError(err error) error {
 		return err
 	}
 	code := re.Response.StatusCode
-	if retryableStatus(code) {
+	if connector.RetryableStatus(code) {
 		return &connector.RetryableError{
 			After: retryAfter(re.Response.Header, time.Now),
 			Err:   fmt.Errorf("POST /oauth2/token: HTTP %d", code),
@@ -213,7 +212,7 @@ func (t *statusTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	code, where := resp.StatusCode, req.Method+" "+req.URL.Path
 	msg := errorMessage(resp.Body, code)
 	switch {
-	case retryableStatus(code):
+	case connector.RetryableStatus(code):
 		return nil, &connector.RetryableError{After: retryAfter(resp.Header, t.now),
 			Err: fmt.Errorf("%s: HTTP %d: %s", where, code, msg)}
 	case code == http.StatusForbidden:
@@ -225,10 +224,6 @@ func (t *statusTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &apiError{status: code, kind: ErrNotFound, msg: fmt.Sprintf("%s: HTTP 404: %s", where, msg)}
 	}
 	return nil, &apiError{status: code, msg: fmt.Sprintf("%s: HTTP %d: %s", where, code, msg)}
-}
-
-func retryableStatus(code int) bool {
-	return code == http.StatusTooManyRequests || code >= 500
 }
 
 // errorMessage reads CrowdStrike's {"errors":[{"code","message"}]}.
@@ -252,13 +247,8 @@ func errorMessage(body io.Reader, code int) string {
 // retryAfter reads Retry-After (seconds or an HTTP date), else CrowdStrike's
 // X-RateLimit-RetryAfter (epoch seconds).
 func retryAfter(h http.Header, now func() time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(0, t.Sub(now()))
-		}
+	if d, ok := connector.RetryAfter(h, now); ok {
+		return d
 	}
 	if n, err := strconv.ParseInt(h.Get("X-Ratelimit-Retryafter"), 10, 64); err == nil && n > 0 {
 		return max(0, time.Unix(n, 0).Sub(now()).Round(time.Second))
@@ -287,21 +277,13 @@ func scopeFor(method, path string) string {
 func classify(prefix string, err error) error {
 	var re *connector.RetryableError
 	var ae *apiError
-	var ne net.Error
-	var ue *url.Error
 	switch {
 	case errors.As(err, &re):
-		return &connector.RetryableError{After: re.After, Err: fmt.Errorf("%s: %w", prefix, re.Err)}
+		return connector.Rewrap(prefix, re)
 	case errors.As(err, &ae):
 		return fmt.Errorf("%s: %w", prefix, ae)
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%s: %w", prefix, err)
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		return &connector.RetryableError{Err: fmt.Errorf("%s: time-out: %w", prefix, err)}
-	case errors.As(err, &ue):
-		return &connector.RetryableError{Err: fmt.Errorf("%s: %w", prefix, err)}
 	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return connector.ClassifyNetwork(prefix, err)
 }
 
 // withHeader is an SDK ClientOption (for any service client) that adds a

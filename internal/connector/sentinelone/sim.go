@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 	"maps"
 	"net/http"
 	"sort"
@@ -26,11 +27,11 @@ const SimToken = "bannin-sim-s1-apitoken-0123456789abcdef"
 // agent actions. It is an http.Handler; serve it with httptest.NewServer or
 // `bannin sim sentinelone --listen`. All methods are safe for concurrent use.
 type Sim struct {
-	mu         sync.Mutex
-	token      string
-	now        func() time.Time
-	latency    time.Duration
-	retryAfter time.Duration
+	simkit.Faults // injected failures and latency (FailNext)
+	mu            sync.Mutex
+	token         string
+	now           func() time.Time
+	retryAfter    time.Duration
 
 	threats  []*simItem
 	alerts   []*simItem
@@ -40,8 +41,6 @@ type Sim struct {
 	calls    map[string]int
 	ledger   []LedgerEntry
 	denied   map[string]bool
-	failN    int
-	failSt   int
 	seq      int
 	requests int
 
@@ -80,7 +79,7 @@ func WithToken(tok string) SimOption { return func(s *Sim) { s.token = tok } }
 func WithClock(now func() time.Time) SimOption { return func(s *Sim) { s.now = now } }
 
 // WithLatency delays every answer by d (or until the request is cancelled).
-func WithLatency(d time.Duration) SimOption { return func(s *Sim) { s.latency = d } }
+func WithLatency(d time.Duration) SimOption { return func(s *Sim) { s.SetLatency(d) } }
 
 // WithRetryAfter sets the Retry-After sent with injected 429s (default 2 s).
 func WithRetryAfter(d time.Duration) SimOption { return func(s *Sim) { s.retryAfter = d } }
@@ -315,14 +314,6 @@ func (s *Sim) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
-}
-
-// FailNext implements connector.Simulator: the next n requests answer
-// status in SentinelOne's error shape; 429s carry Retry-After.
-func (s *Sim) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failSt = n, status
 }
 
 // DenyPermission makes calls needing perm (PermThreatsView, …) answer 403,

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,9 +148,9 @@ func (a *api) statusError(resp *http.Response, where, method, path string) error
 	code := resp.StatusCode
 	msg := errorMessage(resp.Body, code)
 	switch {
-	case code == http.StatusTooManyRequests || code >= 500:
-		return &connector.RetryableError{After: retryAfter(resp.Header, a.now),
-			Err: fmt.Errorf("sentinelone: %s: HTTP %d: %s", where, code, msg)}
+	case connector.RetryableStatus(code):
+		after, _ := connector.RetryAfter(resp.Header, a.now)
+		return &connector.RetryableError{After: after, Err: fmt.Errorf("sentinelone: %s: HTTP %d: %s", where, code, msg)}
 	case code == http.StatusUnauthorized:
 		return &apiError{status: code, kind: ErrUnauthorized,
 			msg: fmt.Sprintf("sentinelone: %s: HTTP 401 (%s): the API token was refused; it may have expired: generate a new one in the console", where, msg)}
@@ -194,21 +193,6 @@ func errorMessage(body io.Reader, code int) string {
 	return msg
 }
 
-// retryAfter reads Retry-After in seconds or as an HTTP date.
-func retryAfter(h http.Header, now func() time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now()))
-	}
-	return 0
-}
-
 // permissionFor names the console permission an endpoint needs.
 func permissionFor(method, path string) string {
 	switch {
@@ -229,25 +213,9 @@ func permissionFor(method, path string) string {
 // classify treats time-outs and network failures as retryable and keeps
 // cancellation as it is. prefix says what was being done.
 func classify(prefix string, err error) error {
-	var ne net.Error
-	var ue *url.Error
-	switch {
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("sentinelone: %s: %w", prefix, err)
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		return &connector.RetryableError{Err: fmt.Errorf("sentinelone: %s: time-out: %w", prefix, err)}
-	case errors.As(err, &ue):
-		return &connector.RetryableError{Err: fmt.Errorf("sentinelone: %s: %w", prefix, err)}
-	}
-	return fmt.Errorf("sentinelone: %s: %w", prefix, err)
+	return connector.ClassifyNetwork("sentinelone: "+prefix, err)
 }
 
 // wrap prefixes an error from call with what was being done, keeping its
 // class (retryable or not).
-func wrap(prefix string, err error) error {
-	var re *connector.RetryableError
-	if errors.As(err, &re) {
-		return &connector.RetryableError{After: re.After, Err: fmt.Errorf("%s: %w", prefix, re.Err)}
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
-}
+func wrap(prefix string, err error) error { return connector.Rewrap(prefix, err) }
