@@ -60,6 +60,38 @@ type Responder interface {
 	Release(ctx context.Context, t Target, key string) (Result, error)
 }
 
+// Remote actions beyond isolation that some vendors offer.
+const (
+	ActKillProcess    = "kill_process"    // end a running process (Process.PID or the hash)
+	ActQuarantineFile = "quarantine_file" // move a file out of reach (Path or SHA256)
+	ActBlocklistHash  = "blocklist_hash"  // forbid a hash from running anywhere in the estate
+	ActRemediate      = "remediate"       // the vendor's own clean-up of a threat
+	ActRollback       = "rollback"        // undo a threat's changes (SentinelOne rollback)
+)
+
+// Act asks for one remote action. The fields a vendor needs depend on the
+// action; ThreatID is the vendor's id for its detection (SentinelOne
+// threat id, MDE alert id) when the action is about one.
+type Act struct {
+	Kind     string
+	ThreatID string
+	PID      string
+	Path     string
+	SHA256   string
+	Comment  string
+}
+
+// Actor is implemented by responders that offer remote actions beyond
+// isolation. Actions lists the kinds it supports; Do fails with an error
+// wrapping ErrUnsupported for any other.
+type Actor interface {
+	Actions() []string
+	Do(ctx context.Context, t Target, a Act, key string) (Result, error)
+}
+
+// ErrUnsupported marks an action the vendor does not offer.
+var ErrUnsupported = errors.New("action not offered by this vendor")
+
 // RetryableError is a vendor failure worth trying again (429, 5xx, time-out).
 // After is the wait the vendor asked for (Retry-After), or zero.
 type RetryableError struct {
