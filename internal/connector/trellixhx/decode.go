@@ -131,14 +131,20 @@ func decodeHXAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Action:         resolutionAction(f.Str("resolution")),
 		Raw:            clone(raw),
 	}
-	if a.Rule == "" && source != "" {
-		a.Rule = source + "/" + f.Str("event_type")
+	if name := firstDetection(f.Obj("event_values")).Obj("infection").Str("infection-name"); name != "" && source == "MAL" {
+		a.Rule, a.Title = "MAL/"+name, "Malware detected: "+name
+	}
+	if a.Rule == "" {
+		a.Rule = strings.TrimSuffix(source+"/"+f.Str("event_type"), "/")
 	}
 	eventType := strings.ToLower(f.Str("event_type"))
 	fillFromEvent(&a, source, eventType, ev, f.Obj("event_values"))
 	if a.Host.Name == "" && !remoteNameEvent(eventType) {
 		// In DNS and URL events hostname is the remote name looked up.
 		a.Host.Name = ev.get("hostname", "systemName")
+	}
+	if a.Host.Name == "" {
+		a.Host.Name = f.Obj("event_values").Obj("system-data").Str("hostname") // MAL alerts
 	}
 	if f.Flag("is_false_positive") && a.Score > 0 {
 		a.Score = ScoreFalsePositive
