@@ -1,0 +1,142 @@
+package sophos
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+)
+
+const (
+	testEndpoint = "0320820b-84b4-41ea-95fd-5893fb17e420"
+	testHost     = "WS-01"
+)
+
+// clock is a settable clock shared by the simulator and the source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// startSim serves a new simulator over real HTTP and returns it with a
+// Config that reaches it.
+func startSim(t *testing.T, opts ...SimOption) (*Sim, connector.Config) {
+	t.Helper()
+	sim := NewSim(opts...)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	id, secret := sim.Credentials()
+	return sim, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret, HTTPClient: srv.Client()}
+}
+
+func newSource(t *testing.T, cfg connector.Config, opts ...SourceOption) *Source {
+	t.Helper()
+	src, err := NewSource(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func newResponder(t *testing.T, cfg connector.Config) *Responder {
+	t.Helper()
+	r, err := NewResponder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// inject adds n alerts for one endpoint, advancing the clock by step after
+// each (0: they share one created_at), and returns their ids.
+func inject(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+	t.Helper()
+	var ids []string
+	for range n {
+		before := len(sim.AlertIDs())
+		if err := sim.Inject(NewAlert(testHost, testEndpoint)); err != nil {
+			t.Fatal(err)
+		}
+		all := sim.AlertIDs()
+		if len(all) != before+1 {
+			t.Fatalf("inject: %d alerts, want %d", len(all), before+1)
+		}
+		ids = append(ids, all[len(all)-1])
+		c.Add(step)
+	}
+	return ids
+}
+
+// pullAll pulls from cursor until a page says no more is waiting, and
+// returns the alert ids in the order received and the last cursor.
+func pullAll(t *testing.T, src *Source, cursor string) ([]string, string) {
+	t.Helper()
+	var ids []string
+	for range 1000 {
+		page, err := src.Pull(context.Background(), cursor)
+		if err != nil {
+			t.Fatalf("Pull(%q): %v", cursor, err)
+		}
+		ids = append(ids, payloadIDs(t, page.Payloads)...)
+		cursor = page.Cursor
+		if !page.More {
+			return ids, cursor
+		}
+	}
+	t.Fatal("Pull kept saying More")
+	return nil, ""
+}
+
+// payloadIDs decodes payloads and returns their alert ids.
+func payloadIDs(t *testing.T, payloads [][]byte) []string {
+	t.Helper()
+	var ids []string
+	for _, p := range payloads {
+		got, err := Decoder{}.Decode(p)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("payload does not decode to one alert: %v", err)
+		}
+		ids = append(ids, got[0].VendorID)
+	}
+	return ids
+}
+
+// checkErr checks an error's class, wait and message.
+func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is error, says string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var re *connector.RetryableError
+	if got := errors.As(err, &re); got != retryable {
+		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
+	}
+	if re != nil && re.After != after {
+		t.Errorf("After = %v, want %v", re.After, after)
+	}
+	if is != nil && !errors.Is(err, is) {
+		t.Errorf("error %q is not %v", err, is)
+	}
+	if !strings.Contains(err.Error(), says) {
+		t.Errorf("error %q does not say %q", err, says)
+	}
+}
