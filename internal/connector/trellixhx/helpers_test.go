@@ -144,3 +144,8 @@ func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is e
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func isRetryable(err error) bool {
+	var re *connector.RetryableError
+	return errors.As(err, &re)
+}
