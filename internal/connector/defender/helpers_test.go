@@ -1,0 +1,173 @@
+package defender
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+)
+
+const (
+	testMachine = "1e5f0a7b9c3d2e4f6a8b0c1d2e3f4a5b6c7d8e9f"
+	testHost    = "ws-01.contoso.local"
+)
+
+// startSim serves a new simulator over real HTTP and returns it with a
+// Config that reaches it.
+func startSim(t *testing.T, opts ...SimOption) (*Sim, connector.Config) {
+	t.Helper()
+	sim := NewSim(opts...)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	id, secret := sim.Credentials()
+	return sim, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret, HTTPClient: srv.Client()}
+}
+
+// clock is a settable clock for the simulator.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// inject adds n alerts for the test machine, advancing the clock by step
+// after each (0: they share one lastUpdateTime), and returns their ids.
+func inject(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+	t.Helper()
+	var ids []string
+	for range n {
+		before := sim.AlertIDs()
+		if err := sim.Inject(NewAlert(testHost, testMachine)); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range sim.AlertIDs() {
+			if !slices.Contains(before, id) {
+				ids = append(ids, id)
+			}
+		}
+		c.Add(step)
+	}
+	return ids
+}
+
+// pullAll pulls from cursor until a page says no more is waiting, and
+// returns the alert ids in the order received and the last cursor.
+func pullAll(t *testing.T, src *Source, cursor string) ([]string, string) {
+	t.Helper()
+	var ids []string
+	for range 1000 {
+		page, err := src.Pull(context.Background(), cursor)
+		if err != nil {
+			t.Fatalf("Pull(%q): %v", cursor, err)
+		}
+		ids = append(ids, payloadIDs(t, page.Payloads)...)
+		cursor = page.Cursor
+		if !page.More {
+			return ids, cursor
+		}
+	}
+	t.Fatal("Pull kept saying More")
+	return nil, ""
+}
+
+// payloadIDs decodes payloads and returns their alert ids.
+func payloadIDs(t *testing.T, payloads [][]byte) []string {
+	t.Helper()
+	var ids []string
+	for _, p := range payloads {
+		got, err := Decoder{}.Decode(p)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("payload does not decode to one alert: %v", err)
+		}
+		ids = append(ids, got[0].VendorID)
+	}
+	return ids
+}
+
+func newSource(t *testing.T, cfg connector.Config, opts ...SourceOption) *Source {
+	t.Helper()
+	src, err := NewSource(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+func newResponder(t *testing.T, cfg connector.Config, opts ...ResponderOption) *Responder {
+	t.Helper()
+	r, err := NewResponder(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checkErr checks an error's class, wait and message.
+func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is error, says string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var re *connector.RetryableError
+	if got := errors.As(err, &re); got != retryable {
+		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
+	}
+	if re != nil && re.After != after {
+		t.Errorf("After = %v, want %v", re.After, after)
+	}
+	if is != nil && !errors.Is(err, is) {
+		t.Errorf("error %q is not %v", err, is)
+	}
+	if !strings.Contains(err.Error(), says) {
+		t.Errorf("error %q does not say %q", err, says)
+	}
+}
+
+func isRetryable(err error) bool {
+	var re *connector.RetryableError
+	return errors.As(err, &re)
+}
+
+func sorted(ids []string) []string { return slices.Sorted(slices.Values(ids)) }
+
+func failNext(n, status int) func(*Sim, *connector.Config) {
+	return func(s *Sim, _ *connector.Config) { s.FailNext(n, status) }
+}
+
+// startProxy serves sim behind a hook that sees every request, and returns
+// its URL.
+func startProxy(t *testing.T, sim *Sim, hook func(*http.Request)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hook(r)
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
