@@ -126,7 +126,7 @@ var avProducts = []struct {
 	re   *regexp.Regexp
 	name string
 }{
-	{regexp.MustCompile(`(?i)apex\s*one|officescan|trend\s*micro|virus\s*buster|ウイルスバスター|トレンドマイクロ`), "Trend Micro Apex One"},
+	{regexp.MustCompile(`(?i)apex\s*one|officescan|trend\s*micro|virus\s*buster|ウイルスバスター|トレンドマイクロ`), "Trend Micro"},
 	{regexp.MustCompile(`(?i)symantec|endpoint protection manager|\bSEPM?\b`), "Symantec Endpoint Protection"},
 	{regexp.MustCompile(`(?i)\beset\b`), "ESET"},
 	{regexp.MustCompile(`(?i)mcafee|trellix|epolicy`), "McAfee / Trellix"},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -124,19 +125,17 @@ func addJSON(n *node, obj map[string]any, budget *int) error {
 				if err := addJSON(kid, v, budget); err != nil {
 					return err
 				}
-			case nil:
-			default:
-				kid.text = strings.TrimSpace(strings.Trim(jsonScalar(v), `"`))
+			case string:
+				kid.text = strings.TrimSpace(v)
+			case json.Number:
+				kid.text = v.String()
+			case bool:
+				kid.text = strconv.FormatBool(v)
 			}
 			n.kids = append(n.kids, kid)
 		}
 	}
 	return nil
-}
-
-func jsonScalar(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // xmlTree reads an XML document into a tree whose root is its document
