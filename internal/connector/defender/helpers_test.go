@@ -1,8 +1,10 @@
 package defender
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -170,4 +172,15 @@ func startProxy(t *testing.T, sim *Sim, hook func(*http.Request)) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// readCloser gives a read body back to a request.
+func readCloser(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
+
+// stamp writes a time as RFC 3339 with nanoseconds, "" for zero.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
