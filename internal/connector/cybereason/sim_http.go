@@ -19,6 +19,10 @@ func (s *Sim) routes() {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = io.WriteString(w, loginPage)
 	})
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>Cybereason console (bannin simulator)</title></head></html>\n")
+	})
 	m.Handle("POST "+pathInbox, s.rest(RoleMalops, s.handleInbox))
 	m.Handle("POST "+pathSensors, s.rest(RoleSensors, s.handleSensors))
 	m.Handle("POST "+pathIsolate, s.rest(RoleIsolation, s.command("isolate", true)))
