@@ -18,7 +18,12 @@ const testDevice = "98765432"
 // Config that reaches it.
 func startSim(t *testing.T, opts ...SimOption) (*Sim, connector.Config) {
 	t.Helper()
-	sim := NewSim(opts...)
+	return startSimWith(t, NewSim(opts...))
+}
+
+// startSimWith serves an existing simulator.
+func startSimWith(t *testing.T, sim *Sim) (*Sim, connector.Config) {
+	t.Helper()
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	id, secret := sim.Credentials()
