@@ -291,8 +291,8 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	tests := []struct {
-		name, url, id    string
-		ok               bool
+		name, url, id   string
+		ok              bool
 		login, resource string
 	}{
 		{"commercial", "https://api.securitycenter.microsoft.com", "t/c", true, loginCommercial, resourceCommercial},

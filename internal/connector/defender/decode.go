@@ -282,11 +282,12 @@ func baseName(p string) string {
 }
 
 // joinPath joins MDE's filePath (the folder) and fileName into the file's
-// full path; a filePath that already ends in the name is kept.
+// full path; a filePath that already ends in the name is kept, and no
+// folder gives no path.
 func joinPath(dir, name string) string {
 	switch {
 	case dir == "":
-		return name
+		return "" // a bare name is no path
 	case name == "" || strings.EqualFold(baseName(dir), name):
 		return dir
 	}
