@@ -183,27 +183,25 @@ func timeMatch(t time.Time, c clause, bound time.Time) bool {
 	return t.Equal(bound)
 }
 
-// listAlerts implements GET /api/alerts with the OData options MDE
-// documents for it (a subset of $filter fields).
-func (s *Sim) listAlerts(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	top, skip, err := odata(q)
-	if err == nil {
-		if ob := strings.ToLower(strings.Join(strings.Fields(q.Get("$orderby")), " ")); ob != "" && ob != "lastupdatetime" && ob != "lastupdatetime asc" {
-			err = fmt.Errorf("the simulator orders by lastUpdateTime asc only")
-		}
+// alertQuery reads the OData options of GET /api/alerts: $top, $skip, a
+// $filter on lastUpdateTime or alertCreationTime, $orderby lastUpdateTime
+// asc.
+func alertQuery(q url.Values) (top, skip int, keep []func(simkit.Item, jsonfield.Object) bool, err error) {
+	if top, skip, err = odata(q); err != nil {
+		return
 	}
-	clauses, ferr := parseFilter(q.Get("$filter"))
-	if err == nil {
-		err = ferr
+	if ob := strings.ToLower(strings.Join(strings.Fields(q.Get("$orderby")), " ")); ob != "" && ob != "lastupdatetime" && ob != "lastupdatetime asc" {
+		return 0, 0, nil, fmt.Errorf("the simulator orders by lastUpdateTime asc only")
 	}
-	keep := []func(simkit.Item, jsonfield.Object) bool{}
+	clauses, err := parseFilter(q.Get("$filter"))
+	if err != nil {
+		return 0, 0, nil, err
+	}
 	for _, c := range clauses {
 		bound := jsonfield.ParseTime(c.value)
 		field := c.field
 		if (field != "lastUpdateTime" && field != "alertCreationTime") || bound.IsZero() {
-			err = fmt.Errorf("the simulator filters on lastUpdateTime or alertCreationTime with a time, not %q", field+" "+c.op+" "+c.value)
-			break
+			return 0, 0, nil, fmt.Errorf("the simulator filters on lastUpdateTime or alertCreationTime with a time, not %q", field+" "+c.op+" "+c.value)
 		}
 		keep = append(keep, func(it simkit.Item, f jsonfield.Object) bool {
 			if field == "lastUpdateTime" {
@@ -212,6 +210,13 @@ func (s *Sim) listAlerts(w http.ResponseWriter, r *http.Request) {
 			return timeMatch(f.Time(field), c, bound)
 		})
 	}
+	return top, skip, keep, nil
+}
+
+// listAlerts implements GET /api/alerts: the current version of each
+// alert, by lastUpdateTime, with @odata.nextLink while more remain.
+func (s *Sim) listAlerts(w http.ResponseWriter, r *http.Request) {
+	top, skip, keep, err := alertQuery(r.URL.Query())
 	if err != nil {
 		fail(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
