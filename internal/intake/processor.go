@@ -179,14 +179,25 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		if err := lockTenants(ctx, tx, items); err != nil {
 			return err
 		}
+		// Decode the whole batch first, so that what triage will ask of
+		// the store is read ahead in a few statements (sqlstore.Prime).
+		rows := make([]decodedRow, len(items))
+		var all []alert.Alert
+		for i, it := range items {
+			rows[i] = p.decodeRow(it)
+			all = append(all, rows[i].alerts...)
+		}
+		if err := tx.Prime(ctx, all, triage.PrevalenceWindow); err != nil {
+			return err
+		}
 		var args []river.JobArgs
-		for _, it := range items {
-			outs, err := p.one(ctx, tx, it, &delta)
+		for _, r := range rows {
+			outs, err := p.one(ctx, tx, r, &delta)
 			if err != nil {
 				return err
 			}
 			for _, o := range outs {
-				args = append(args, jobArgs(it.Tenant, o)...)
+				args = append(args, jobArgs(r.item.Tenant, o)...)
 			}
 			outcomes = append(outcomes, outs...)
 		}
@@ -226,27 +237,53 @@ func lockTenants(ctx context.Context, tx *sqlstore.Tx, items []sqlstore.InboxIte
 	return nil
 }
 
-// one decodes and triages one inbox row. Bad input is quarantined (an
-// outcome, not an error); only store failures are errors.
-func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, it sqlstore.InboxItem, st *Stats) ([]triage.Outcome, error) {
-	st.Received++
-	p.current = it.ID
+// decodedRow is an inbox row decoded, or the reason it cannot be.
+type decodedRow struct {
+	item   sqlstore.InboxItem
+	src    SourceInfo
+	alerts []alert.Alert
+	bad    string // quarantine reason
+}
+
+// decodeRow decodes one inbox row and stamps its alerts with where and
+// when they came in.
+func (p *Processor) decodeRow(it sqlstore.InboxItem) decodedRow {
+	r := decodedRow{item: it}
 	src, err := p.dir.Source(it.Tenant, it.Source)
 	if err != nil {
-		return nil, p.quarantine(ctx, tx, it, st, err.Error())
+		r.bad = err.Error()
+		return r
 	}
+	r.src = src
 	alerts, err := decodeAll(src.Decoder, it.Payload)
 	if err != nil {
-		return nil, p.quarantine(ctx, tx, it, st, err.Error())
+		r.bad = err.Error()
+		return r
 	}
-	var outs []triage.Outcome
 	for i := range alerts {
 		a := &alerts[i]
 		a.Tenant, a.Source, a.Received = it.Tenant, it.Source, it.ReceivedAt
 		if a.EventTime.IsZero() {
 			a.EventTime = it.ReceivedAt // no readable time in the payload: take its receipt
 		}
-		o, err := triage.Process(ctx, tx, src.Tenant, a, it.ID)
+	}
+	r.alerts = alerts
+	return r
+}
+
+// one triages one decoded inbox row. Bad input is quarantined (an outcome,
+// not an error); only store failures are errors.
+func (p *Processor) one(ctx context.Context, tx *sqlstore.Tx, r decodedRow, st *Stats) ([]triage.Outcome, error) {
+	it := r.item
+	st.Received++
+	p.current = it.ID
+	if r.bad != "" {
+		return nil, p.quarantine(ctx, tx, it, st, r.bad)
+	}
+	var outs []triage.Outcome
+	for i := range r.alerts {
+		a := &r.alerts[i]
+		o, err := triage.Process(ctx, tx, r.src.Tenant, a, it.ID)
 		if err != nil {
 			return nil, fmt.Errorf("triage %s/%s %s: %w", it.Tenant, it.Source, a.VendorID, err)
 		}

@@ -38,6 +38,11 @@ const (
 // AlertSeen reports whether this vendor alert was already stored (the same
 // alert delivered twice, e.g. by the poller and the webhook).
 func (tx *Tx) AlertSeen(ctx context.Context, tenant, source, vendorID string) (bool, error) {
+	if tx.primed != nil {
+		if seen, ok := tx.primed.seen[seenKey{tenant, source, vendorID}]; ok {
+			return seen, nil
+		}
+	}
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE tenant=$1 AND source=$2 AND vendor_id=$3`,
 		tenant, source, vendorID).Scan(&one)
@@ -74,6 +79,9 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 		return fmt.Errorf("insert alert %s: %w", a.VendorID, err)
 	}
 	r.ID = id
+	if tx.primed != nil {
+		tx.primed.sawAlert(r)
+	}
 	return nil
 }
 
@@ -93,6 +101,11 @@ func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time
 // PrevalenceWith is Prevalence counting one more sighting — the alert being
 // judged, on host at time at — without counting its host or day twice.
 func (tx *Tx) PrevalenceWith(ctx context.Context, tenant, pattern string, since time.Time, host string, at time.Time) (hosts, days int, err error) {
+	if tx.primed != nil {
+		if h, d, ok := tx.primed.prevalence(tenant, pattern, micros(since), host, micros(at)); ok {
+			return h, d, nil
+		}
+	}
 	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT h), COUNT(DISTINCT d) FROM (
 		SELECT host_key AS h, received_at / 86400000000 AS d FROM alerts WHERE tenant=$1 AND pattern=$2 AND received_at >= $3
 		UNION ALL SELECT CAST($4 AS TEXT), CAST($5 AS BIGINT)) x`,

@@ -20,12 +20,11 @@ type AuditEntry struct {
 }
 
 // Audit appends an entry to the audit log.
+//
+// The entry is written with the transaction's other deferred rows just
+// before commit (so it is in the log exactly when the change it records is).
 func (tx *Tx) Audit(ctx context.Context, e AuditEntry) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ($1,$2,$3,$4,$5,$6)`,
-		e.Tenant, micros(e.At), e.Actor, e.Action, e.Object, e.Detail)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
+	tx.behind.audits = append(tx.behind.audits, e)
 	return nil
 }
 

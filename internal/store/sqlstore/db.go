@@ -68,6 +68,10 @@ type Tx struct {
 	// batch runs the same dozen statements for hundreds of alerts, and the
 	// pure-Go SQLite engine otherwise parses each one every time.
 	stmts map[string]*sql.Stmt
+	// behind holds writes deferred to commit (see behind.go); primed holds
+	// what a triage batch read ahead (see prime.go).
+	behind behind
+	primed *primed
 }
 
 // prepared returns the transaction's prepared form of query, or nil where
@@ -126,6 +130,10 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	defer func() { _ = stx.Rollback() }() // a no-op after Commit; frees the connection if fn panics
 	tx := &Tx{tx: stx, dialect: db.dialect}
 	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if err := tx.flush(ctx); err != nil {
 		_ = stx.Rollback()
 		return err
 	}

@@ -76,6 +76,9 @@ func (tx *Tx) insertInbox(ctx context.Context, items []InboxItem) error {
 // ClaimPending returns up to limit pending inbox rows, oldest first, locked
 // for this transaction where the dialect supports it.
 func (tx *Tx) ClaimPending(ctx context.Context, limit int) ([]InboxItem, error) {
+	if err := tx.flush(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
 		FROM inbox WHERE state = 'pending' ORDER BY id LIMIT $1`+tx.dialect.ClaimSuffix, limit)
 	if err != nil {
@@ -102,6 +105,9 @@ func scanInbox(rows *sql.Rows) ([]InboxItem, error) {
 // PendingItem locks and returns one pending inbox row by id, or nil when it
 // is no longer pending.
 func (tx *Tx) PendingItem(ctx context.Context, id int64) (*InboxItem, error) {
+	if err := tx.flush(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
 		FROM inbox WHERE id = $1 AND state = 'pending'`+tx.dialect.ClaimSuffix, id)
 	if err != nil {
@@ -115,12 +121,11 @@ func (tx *Tx) PendingItem(ctx context.Context, id int64) (*InboxItem, error) {
 }
 
 // FinishInbox marks an inbox row done, or quarantined with its reason.
+//
+// The update is deferred to commit, with the other rows of the batch, in one
+// statement (see behind.go).
 func (tx *Tx) FinishInbox(ctx context.Context, id int64, state, reason string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `UPDATE inbox SET state = $1, error = $2, done_at = $3 WHERE id = $4`,
-		state, reason, micros(at), id)
-	if err != nil {
-		return fmt.Errorf("finish inbox %d: %w", id, err)
-	}
+	tx.behind.finishes = append(tx.behind.finishes, finish{id: id, state: state, reason: reason, at: micros(at)})
 	return nil
 }
 

@@ -71,7 +71,19 @@ func nonNil(s []string) []string {
 }
 
 // UpdateIncident writes back an incident's mutable fields.
+//
+// In a triage batch (a primed transaction) the update is kept and written
+// once per incident at commit, however many of the batch's alerts changed
+// it; reads in the transaction see the kept state.
 func (tx *Tx) UpdateIncident(ctx context.Context, in *ticket.Incident) error {
+	if tx.primed != nil {
+		tx.behind.keepIncident(in)
+		return nil
+	}
+	return tx.updateIncident(ctx, in)
+}
+
+func (tx *Tx) updateIncident(ctx context.Context, in *ticket.Incident) error {
 	res, err := tx.ExecContext(ctx, `UPDATE incidents SET status=$1, verdict=$2, priority=$3, severity=$4, score=$5,
 		needs_human=$6, title=$7, hosts=$8, techniques=$9, evidence=$10, alert_count=$11, last_seen=$12, updated_at=$13
 		WHERE tenant=$14 AND id=$15`,
@@ -94,7 +106,8 @@ func (db *DB) Incident(ctx context.Context, tenant string, id int64) (*ticket.In
 
 // Incident loads one incident of a tenant inside the transaction.
 func (tx *Tx) Incident(ctx context.Context, tenant string, id int64) (*ticket.Incident, error) {
-	return getIncident(ctx, tx, tenant, id)
+	in, err := getIncident(ctx, tx, tenant, id)
+	return tx.behind.latest(in), err
 }
 
 func getIncident(ctx context.Context, q queryer, tenant string, id int64) (*ticket.Incident, error) {
@@ -126,6 +139,11 @@ func (db *DB) Incidents(ctx context.Context, tenant string) ([]*ticket.Incident,
 // OpenIncidentByFingerprint finds the open incident that already holds an
 // alert with this fingerprint.
 func (tx *Tx) OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) (*ticket.Incident, error) {
+	if tx.primed != nil {
+		if maybe, ok := tx.primed.fp[fpKey{tenant, fp}]; ok && !maybe {
+			return nil, nil
+		}
+	}
 	return tx.openIncidentVia(ctx, `fingerprint=$2`, tenant, fp)
 }
 
@@ -156,7 +174,9 @@ func (tx *Tx) oneIncident(ctx context.Context, q string, args ...any) (*ticket.I
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil // absence is an answer here, not an error: the caller opens a new incident
 	}
-	return in, err
+	// The lookups filter on alerts and on status, which triage never
+	// changes, so a kept update cannot change which incident is found.
+	return tx.behind.latest(in), err
 }
 
 func prefixed(p, cols string) string {

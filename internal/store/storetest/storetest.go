@@ -57,6 +57,9 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"LockTenant", testLockTenant},
 		{"PollLease", testPollLease},
 		{"PrevalenceWith", testPrevalenceWith},
+		{"PrimeAgrees", testPrimeAgrees},
+		{"DeferredWrites", testDeferredWrites},
+		{"KeptIncidentUpdate", testKeptIncidentUpdate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

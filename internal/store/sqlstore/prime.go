@@ -1,0 +1,217 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+)
+
+// A triage batch asks the same three questions of every alert: was it
+// stored already, is its fingerprint in an open incident, and how prevalent
+// is its pattern. Prime answers them for the whole batch in a few
+// statements; AlertSeen, OpenIncidentByFingerprint and PrevalenceWith then
+// answer from memory, and InsertAlert keeps the answers true as the batch
+// adds alerts. The transaction holds the tenants' triage locks, so no one
+// else adds alerts meanwhile. Questions about alerts not primed go to the
+// database as before.
+
+type primed struct {
+	seen  map[seenKey]bool // primed keys; true: stored
+	fp    map[fpKey]bool   // primed fingerprints; false: in no open incident
+	prev  map[fpKey]*sightings
+	since int64 // the prevalence rows were read back to here
+}
+
+type seenKey struct{ tenant, source, vendorID string }
+type fpKey struct{ tenant, key string }
+
+// sightings are a pattern's (host, day) groups with the latest receipt in
+// each, which is enough to count hosts and days since any time ≥ primed.
+type sightings struct {
+	latest map[sighting]int64
+}
+
+type sighting struct {
+	host string
+	day  int64
+}
+
+const microsPerDay = 86400000000
+
+// Prime reads ahead what triage will ask about alerts (stored with Tenant,
+// Source and Received set), looking back window for prevalence.
+func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, window time.Duration) error {
+	p := &primed{seen: map[seenKey]bool{}, fp: map[fpKey]bool{}, prev: map[fpKey]*sightings{}}
+	byTenant := map[string][]*alert.Alert{}
+	var earliest time.Time
+	for i := range alerts {
+		a := &alerts[i]
+		byTenant[a.Tenant] = append(byTenant[a.Tenant], a)
+		if earliest.IsZero() || a.Received.Before(earliest) {
+			earliest = a.Received
+		}
+	}
+	p.since = micros(earliest.Add(-window))
+	for tenant, as := range byTenant {
+		if err := tx.primeTenant(ctx, p, tenant, as); err != nil {
+			return fmt.Errorf("prime triage batch: %w", err)
+		}
+	}
+	tx.primed = p
+	return nil
+}
+
+func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*alert.Alert) error {
+	var fps, pats []string
+	ids := map[string][]string{} // per source: the unique key is (tenant, source, vendor_id)
+	for _, a := range as {
+		k := seenKey{tenant, a.Source, a.VendorID}
+		if _, ok := p.seen[k]; !ok {
+			p.seen[k] = false
+			ids[a.Source] = append(ids[a.Source], a.VendorID)
+		}
+		f := fpKey{tenant, a.Fingerprint()}
+		if _, ok := p.fp[f]; !ok {
+			p.fp[f] = false
+			fps = append(fps, f.key)
+		}
+		pk := fpKey{tenant, a.Pattern()}
+		if _, ok := p.prev[pk]; !ok {
+			p.prev[pk] = &sightings{latest: map[sighting]int64{}}
+			pats = append(pats, pk.key)
+		}
+	}
+	for src, list := range ids {
+		for part := range chunks(list) {
+			err := tx.eachRow(ctx, `SELECT vendor_id FROM alerts WHERE tenant=$1 AND source=$2 AND vendor_id IN (`+placeholders(3, len(part))+`)`,
+				append([]any{tenant, src}, part...), func(scan func(...any) error) error {
+					var id string
+					if err := scan(&id); err != nil {
+						return err
+					}
+					p.seen[seenKey{tenant, src, id}] = true
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for part := range chunks(fps) {
+		err := tx.eachRow(ctx, `SELECT DISTINCT a.fingerprint FROM alerts a JOIN incidents i ON i.id = a.incident_id
+			WHERE a.tenant=$1 AND i.status='open' AND a.fingerprint IN (`+placeholders(2, len(part))+`)`,
+			append([]any{tenant}, part...), func(scan func(...any) error) error {
+				var fp string
+				if err := scan(&fp); err != nil {
+					return err
+				}
+				p.fp[fpKey{tenant, fp}] = true
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	for part := range chunks(pats) {
+		err := tx.eachRow(ctx, `SELECT pattern, host_key, received_at / 86400000000, MAX(received_at) FROM alerts
+			WHERE tenant=$1 AND received_at >= $2 AND pattern IN (`+placeholders(3, len(part))+`)
+			GROUP BY pattern, host_key, received_at / 86400000000`,
+			append([]any{tenant, p.since}, part...), func(scan func(...any) error) error {
+				var pat, host string
+				var day, latest int64
+				if err := scan(&pat, &host, &day, &latest); err != nil {
+					return err
+				}
+				p.prev[fpKey{tenant, pat}].latest[sighting{host, day}] = latest
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sawAlert keeps the primed answers true after an alert is stored.
+func (p *primed) sawAlert(r *AlertRow) {
+	a := &r.Alert
+	k := seenKey{a.Tenant, a.Source, a.VendorID}
+	if _, ok := p.seen[k]; ok {
+		p.seen[k] = true
+	}
+	if f := (fpKey{a.Tenant, a.Fingerprint()}); r.IncidentID != 0 {
+		if _, ok := p.fp[f]; ok {
+			p.fp[f] = true // ask the database which incident
+		}
+	}
+	if s, ok := p.prev[fpKey{a.Tenant, a.Pattern()}]; ok {
+		at := micros(a.Received)
+		g := sighting{alert.HostKey(a.Host), at / microsPerDay}
+		s.latest[g] = max(s.latest[g], at)
+	}
+}
+
+// prevalence counts hosts and days of a primed pattern since a time,
+// adding one sighting; ok is false when the pattern was not primed that
+// far back.
+func (p *primed) prevalence(tenant, pattern string, since int64, host string, at int64) (hosts, days int, ok bool) {
+	s, found := p.prev[fpKey{tenant, pattern}]
+	if !found || since < p.since {
+		return 0, 0, false
+	}
+	hs := map[string]bool{host: true}
+	ds := map[int64]bool{at / microsPerDay: true}
+	for g, latest := range s.latest {
+		if latest >= since {
+			hs[g.host] = true
+			ds[g.day] = true
+		}
+	}
+	return len(hs), len(ds), true
+}
+
+// eachRow runs a query and calls fn for every row.
+func (tx *Tx) eachRow(ctx context.Context, q string, args []any, fn func(scan func(...any) error) error) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// chunks yields strs as []any parts of at most rowsPerStatement.
+func chunks(strs []string) func(func([]any) bool) {
+	return func(yield func([]any) bool) {
+		for start := 0; start < len(strs); start += rowsPerStatement {
+			part := strs[start:min(start+rowsPerStatement, len(strs))]
+			args := make([]any, len(part))
+			for i, s := range part {
+				args[i] = s
+			}
+			if !yield(args) {
+				return
+			}
+		}
+	}
+}
+
+// placeholders writes n parameters starting at $first.
+func placeholders(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "$%d", first+i)
+	}
+	return b.String()
+}
