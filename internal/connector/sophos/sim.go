@@ -47,6 +47,8 @@ type Sim struct {
 	region     string // data region URL; "" means the request's own URL
 	limit      simkit.RateLimit
 	endpoints  map[string]*simEndpoint
+	feedKey    map[string]string // alert id → its key in feed
+	feedIDs    []string          // alert ids in list order
 	alertEP    map[string]string // alert id → endpoint id
 	alertType  map[string]string // alert id → type
 	blocked    map[string]blockedItem
@@ -109,7 +111,7 @@ func WithRateLimit(max int, window time.Duration) SimOption {
 func NewSim(opts ...SimOption) *Sim {
 	s := &Sim{
 		now: time.Now, retryAfter: 2 * time.Second, tenant: SimTenantID, idType: "tenant",
-		endpoints: map[string]*simEndpoint{}, alertEP: map[string]string{}, alertType: map[string]string{},
+		endpoints: map[string]*simEndpoint{}, feedKey: map[string]string{}, alertEP: map[string]string{}, alertType: map[string]string{},
 		blocked: map[string]blockedItem{},
 	}
 	s.tokens = simkit.NewTokens(SimClientID, SimClientSecret, "sophos-sim", tokenTTL, s.clock)
@@ -122,13 +124,10 @@ func NewSim(opts ...SimOption) *Sim {
 
 var _ connector.Simulator = (*Sim)(nil)
 
-// clock reads the simulator's clock (settable after construction).
-func (s *Sim) clock() time.Time {
-	s.mu.Lock()
-	now := s.now
-	s.mu.Unlock()
-	return now()
-}
+// clock reads the simulator's clock. s.now is set only by options, before
+// the simulator serves, so it needs no lock (and the token issuer and rate
+// limit may call it under s.mu).
+func (s *Sim) clock() time.Time { return s.now() }
 
 // Credentials implements connector.Simulator.
 func (s *Sim) Credentials() (id, secret string) { return s.tokens.Credentials() }
@@ -163,6 +162,10 @@ func (s *Sim) Inject(payloads ...[]byte) error {
 	return nil
 }
 
+// inject queues one alert. The list is kept in created_at order and, for
+// alerts with the same created_at, in the order they arrived, as Sophos's
+// cursor follows insertion: the feed key is the arrival number, not the
+// alert id.
 func (s *Sim) inject(p []byte) error {
 	now := s.clock()
 	var m map[string]any
@@ -173,13 +176,15 @@ func (s *Sim) inject(p []byte) error {
 	}
 	f, _ := jsonfield.Parse(p)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.seq++
-	seq := s.seq
-	s.mu.Unlock()
 	id := f.Str("id")
 	if id == "" {
-		id = simUUID("alert", seq)
+		id = simUUID("alert", s.seq)
 		m["id"] = id
+	}
+	if _, dup := s.feedKey[id]; dup {
+		return fmt.Errorf("alert id %q injected twice", id)
 	}
 	created := f.Time("created_at")
 	if created.IsZero() || created.Before(now.Add(-Window)) {
@@ -190,18 +195,30 @@ func (s *Sim) inject(p []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.feed.Add(simkit.Item{ID: id, Created: created, Raw: raw}); err != nil {
+	key := fmt.Sprintf("%012d", s.seq)
+	if err := s.feed.Add(simkit.Item{ID: key, Created: created, Raw: raw}); err != nil {
 		return err
 	}
-	data := f.Obj("data")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.feedKey[id] = key
 	s.alertType[id] = f.Str("type")
+	data := f.Obj("data")
 	if ep := data.Str("endpoint_id"); ep != "" {
 		s.alertEP[id] = ep
 		s.learnLocked(ep, f.Str("location"))
 	}
 	return nil
+}
+
+// alertByID returns an injected alert's payload.
+func (s *Sim) alertByID(id string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	key, ok := s.feedKey[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	it, ok := s.feed.Get(key)
+	return it.Raw, ok
 }
 
 // simUUID makes a stable UUID-shaped id.
@@ -241,6 +258,15 @@ func (s *Sim) Calls() map[string]int { return s.ledger.Calls() }
 // Ledger returns every such call in arrival order.
 func (s *Sim) Ledger() []simkit.Entry { return s.ledger.Entries() }
 
+// MoveTenant gives the credential's tenant a new id, as when a client
+// holds a tenant id that no longer matches: tenant calls with the old
+// X-Tenant-ID answer 401 whatever the token.
+func (s *Sim) MoveTenant(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tenant = id
+}
+
 // ExpireTokens makes every token issued so far invalid, as when it times
 // out after an hour.
 func (s *Sim) ExpireTokens() { s.tokens.ExpireAll() }
@@ -260,7 +286,20 @@ func (s *Sim) Requests() int {
 }
 
 // AlertIDs lists the injected alert ids in list order.
-func (s *Sim) AlertIDs() []string { return s.feed.IDs() }
+func (s *Sim) AlertIDs() []string {
+	s.mu.Lock()
+	byKey := make(map[string]string, len(s.feedKey))
+	for id, key := range s.feedKey {
+		byKey[key] = id
+	}
+	s.mu.Unlock()
+	keys := s.feed.IDs()
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = byKey[k]
+	}
+	return ids
+}
 
 // Blocked reports whether a SHA-256 is a blocked item.
 func (s *Sim) Blocked(sha string) bool {

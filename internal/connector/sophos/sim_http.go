@@ -293,7 +293,7 @@ func (s *Sim) isolateBulk(w http.ResponseWriter, r *http.Request) {
 // getAlert implements GET /common/v1/alerts/{id}.
 func (s *Sim) getAlert(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	it, ok := s.feed.Get(id)
+	raw, ok := s.alertByID(id)
 	if !ok {
 		s.fail(w, http.StatusNotFound, "resourceNotFound", "alert "+id+" not found")
 		return
@@ -301,7 +301,7 @@ func (s *Sim) getAlert(w http.ResponseWriter, r *http.Request) {
 	var a struct {
 		Type, Severity, Description, When string
 	}
-	_ = json.Unmarshal(it.Raw, &a)
+	_ = json.Unmarshal(raw, &a)
 	s.mu.Lock()
 	ep := s.alertEP[id]
 	s.mu.Unlock()

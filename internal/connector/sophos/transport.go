@@ -152,7 +152,15 @@ func (a *api) call(ctx context.Context, method, path string, q url.Values, body 
 	u := *region
 	u.Path = strings.TrimRight(region.Path, "/") + path
 	u.RawQuery = q.Encode()
-	return a.send(ctx, method, &u, b, tenant)
+	b, err = a.send(ctx, method, &u, b, tenant)
+	if errors.Is(err, ErrUnauthorized) {
+		// A fresh token was refused too: the tenant id or region may be
+		// stale. Ask whoami again on the next call.
+		a.mu.Lock()
+		a.region, a.tenant = nil, ""
+		a.mu.Unlock()
+	}
+	return b, err
 }
 
 // whoami is Sophos's answer to GET /whoami/v1.
