@@ -119,6 +119,9 @@ func (s *Source) Pull(ctx context.Context, cur string) (connector.Page, error) {
 	if start == 0 {
 		start = end - s.lookback.Milliseconds()
 	}
+	// A checkpoint ahead of our clock (a MalOp stamped in the future, or
+	// our clock set back) must not make an empty, invalid window.
+	end = max(end, start)
 	b, err := s.api.call(ctx, pathInbox, inboxRequest{StartTime: start, EndTime: end}, "")
 	if err != nil {
 		return connector.Page{}, connector.Rewrap("cybereason: pull MalOps", err)
@@ -129,26 +132,7 @@ func (s *Source) Pull(ctx context.Context, cur string) (connector.Page, error) {
 	if err := json.Unmarshal(b, &ans); err != nil {
 		return connector.Page{}, fmt.Errorf("cybereason: pull MalOps: the inbox answer is not {\"malops\":[…]}: %w", err)
 	}
-	items := make([]malop, 0, len(ans.Malops))
-	var unkeyed [][]byte
-	for _, raw := range ans.Malops {
-		f, err := jsonfield.Parse(raw)
-		if err != nil {
-			unkeyed = append(unkeyed, compact(raw))
-			continue
-		}
-		guid, ms := updateKey(f)
-		if guid == "" || ms == 0 {
-			// Passed on for the decoder to quarantine; it cannot move the
-			// cursor.
-			unkeyed = append(unkeyed, compact(raw))
-			continue
-		}
-		items = append(items, malop{guid: guid, ms: ms, raw: raw})
-	}
-	slices.SortFunc(items, func(a, b malop) int {
-		return cmp.Or(cmp.Compare(a.ms, b.ms), cmp.Compare(a.guid, b.guid))
-	})
+	items, unkeyed := sortMalops(ans.Malops)
 	page := connector.Page{Payloads: unkeyed}
 	for _, it := range items {
 		if !c.fresh(it) {
@@ -168,6 +152,31 @@ func (s *Source) Pull(ctx context.Context, cur string) (connector.Page, error) {
 	}
 	page.Cursor = c.String()
 	return page, nil
+}
+
+// sortMalops orders the inbox answer by (lastUpdateTime, guid). Items
+// without a readable guid or lastUpdateTime come back apart, compacted:
+// they are passed on for the decoder to quarantine and cannot move the
+// cursor.
+func sortMalops(raws []json.RawMessage) (items []malop, unkeyed [][]byte) {
+	items = make([]malop, 0, len(raws))
+	for _, raw := range raws {
+		f, err := jsonfield.Parse(raw)
+		if err != nil {
+			unkeyed = append(unkeyed, compact(raw))
+			continue
+		}
+		guid, ms := updateKey(f)
+		if guid == "" || ms == 0 {
+			unkeyed = append(unkeyed, compact(raw))
+			continue
+		}
+		items = append(items, malop{guid: guid, ms: ms, raw: raw})
+	}
+	slices.SortFunc(items, func(a, b malop) int {
+		return cmp.Or(cmp.Compare(a.ms, b.ms), cmp.Compare(a.guid, b.guid))
+	})
+	return items, unkeyed
 }
 
 // fresh reports whether it was not returned yet: newer than Last, or at

@@ -2,6 +2,7 @@ package cybereason
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
@@ -88,6 +89,10 @@ func TestPullFirstWindow(t *testing.T) {
 	}
 	if _, err := newSource(t, cfg).Pull(context.Background(), "garbage"); err == nil {
 		t.Error("a cursor not written by the source was accepted")
+	}
+	future := fmt.Sprintf(`{"last":%d}`, c.Now().Add(time.Hour).UnixMilli())
+	if _, err := newSource(t, cfg, WithSourceClock(c.Now)).Pull(context.Background(), future); err != nil {
+		t.Errorf("a checkpoint ahead of the clock: %v", err)
 	}
 	_ = cur
 }
