@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/ocsf"
 	"github.com/bannin-soc/bannin/internal/tenant"
 )
 
@@ -110,13 +112,17 @@ func writeJSONFile(stdout io.Writer, path string, v any) error {
 }
 
 func newNormalize() *cobra.Command {
-	var vendor, in string
+	var vendor, in, format string
 	cmd := &cobra.Command{
-		Use:   "normalize --vendor NAME --in FILE",
+		Use:   "normalize --vendor NAME --in FILE [--format alert|ocsf]",
 		Short: "Print a vendor's payloads as normalised alerts (NDJSON), with the pipeline's decoder",
-		Long: `Reads one JSON object, a JSON array, NDJSON or concatenated objects and prints
-one normalised alert per line. A payload that does not decode is reported on
-stderr with its number and reason, and the command exits 1 after the rest.`,
+		Long: `Reads one JSON object, a JSON array, NDJSON or concatenated objects (for syslog:
+one message per line; for mail: one RFC 5322 message) and prints one
+normalised alert per line. A payload that does not decode is reported on
+stderr with its number and reason, and the command exits 1 after the rest.
+
+--format ocsf prints OCSF 1.3 Detection Finding objects (class_uid 2004)
+instead of bannin's own alert shape; see docs/ocsf.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := connector.Lookup(vendor)
@@ -132,20 +138,28 @@ stderr with its number and reason, and the command exits 1 after the rest.`,
 			if err != nil {
 				return err
 			}
-			payloads, err := connector.Split(body)
+			if format != "alert" && format != "ocsf" {
+				return fmt.Errorf("--format %q: want alert or ocsf", format)
+			}
+			split := connector.Split
+			if f, ok := v.Decoder.(connector.Framer); ok {
+				split = f.Frame
+			}
+			payloads, err := split(body)
 			if err != nil {
 				return err
 			}
-			return normalize(cmd, v.Decoder, payloads)
+			return normalize(cmd, v.Decoder, payloads, format == "ocsf")
 		},
 	}
-	cmd.Flags().StringVar(&vendor, "vendor", "", "vendor registry name (e.g. crowdstrike)")
+	cmd.Flags().StringVar(&format, "format", "alert", "output shape: alert (bannin's) or ocsf (OCSF Detection Finding)")
+	cmd.Flags().StringVar(&vendor, "vendor", "", "vendor registry name ("+strings.Join(connector.Names(), ", ")+")")
 	cmd.Flags().StringVar(&in, "in", "-", "input file (- for stdin)")
 	cmd.MarkFlagRequired("vendor")
 	return cmd
 }
 
-func normalize(cmd *cobra.Command, d connector.Decoder, payloads [][]byte) error {
+func normalize(cmd *cobra.Command, d connector.Decoder, payloads [][]byte, asOCSF bool) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetEscapeHTML(false)
 	failed := 0
@@ -157,7 +171,11 @@ func normalize(cmd *cobra.Command, d connector.Decoder, payloads [][]byte) error
 			continue
 		}
 		for _, a := range alerts {
-			if err := enc.Encode(a); err != nil {
+			var v any = a
+			if asOCSF {
+				v = ocsf.FromAlert(&a)
+			}
+			if err := enc.Encode(v); err != nil {
 				return err
 			}
 		}

@@ -22,6 +22,13 @@ type Decoder interface {
 	Decode(payload []byte) ([]alert.Alert, error)
 }
 
+// Framer is implemented by decoders whose payloads are not JSON (syslog
+// lines, e-mail messages): it cuts a file of them into payloads, for
+// `bannin normalize` and replay.
+type Framer interface {
+	Frame(body []byte) ([][]byte, error)
+}
+
 // ErrBadPayload marks a payload that can never be decoded as it stands.
 var ErrBadPayload = errors.New("bad payload")
 
