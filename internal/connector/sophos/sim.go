@@ -99,7 +99,9 @@ func WithIDType(t string) SimOption { return func(s *Sim) { s.idType = t } }
 // WithDataRegion makes whoami name url as the tenant's data region; tenant
 // calls reaching the simulator under another host then answer 404, as
 // Sophos's global host does.
-func WithDataRegion(url string) SimOption { return func(s *Sim) { s.region = strings.TrimRight(url, "/") } }
+func WithDataRegion(url string) SimOption {
+	return func(s *Sim) { s.region = strings.TrimRight(url, "/") }
+}
 
 // WithRateLimit answers 429 (with Retry-After) past max API calls per
 // window.
