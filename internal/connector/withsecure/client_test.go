@@ -25,11 +25,22 @@ func TestPullPagesInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := pullAll(t, src, "")
+	got, cursor := pullAll(t, src, "")
 	if !slices.Equal(got, want) {
 		t.Fatalf("pulled %v, want %v", got, want)
 	}
+	// The next listing starts after the last event, exclusively, with no
+	// anchor: it does not read the feed again from the start.
+	if more, _ := pullAll(t, src, cursor); len(more) != 0 {
+		t.Fatalf("after the end: %v", more)
+	}
 	forms := rec.Forms()
+	next := forms[len(forms)-1]
+	lastTS := c.Now().Add(-time.Second).Format(timeLayout)
+	if next.Get("persistenceTimestampStart") != lastTS || next.Get("exclusiveStart") != "true" || next.Has("anchor") {
+		t.Errorf("next listing form %v, want persistenceTimestampStart=%s exclusiveStart=true and no anchor", next, lastTS)
+	}
+	forms = forms[:len(forms)-1]
 	if len(forms) != 3 {
 		t.Fatalf("%d list calls, want 3 (pages of 3, 3, 1)", len(forms))
 	}
