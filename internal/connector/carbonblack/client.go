@@ -22,6 +22,11 @@ const DefaultPageSize = 100
 // DefaultLookback is how far back a Source without a cursor starts.
 const DefaultLookback = 24 * time.Hour
 
+// DefaultDelay is how far behind now each search ends. Carbon Black's alert
+// bulk export guide asks for a 60 s delay so that alerts still being
+// written are not missed (Elastic's integration uses the same).
+const DefaultDelay = 60 * time.Second
+
 // maxEmptyPages bounds how many pages of already-returned alerts one Pull
 // reads before it reports "more" and lets the caller store the cursor.
 const maxEmptyPages = 20
@@ -42,6 +47,7 @@ type Source struct {
 	api      *api
 	pageSize int
 	lookback time.Duration
+	delay    time.Duration
 }
 
 var _ connector.Source = (*Source)(nil)
@@ -59,6 +65,11 @@ func WithLookback(d time.Duration) SourceOption {
 	return func(s *Source) { s.lookback = max(0, d) }
 }
 
+// WithDelay sets how far behind now each search ends (DefaultDelay).
+func WithDelay(d time.Duration) SourceOption {
+	return func(s *Source) { s.delay = max(0, d) }
+}
+
 // WithSourceClock sets the clock that ends each search's time range (time.Now
 // by default), so that replays run on virtual time.
 func WithSourceClock(now func() time.Time) SourceOption {
@@ -72,7 +83,7 @@ func NewSource(cfg connector.Config, opts ...SourceOption) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{api: a, pageSize: DefaultPageSize, lookback: DefaultLookback}
+	s := &Source{api: a, pageSize: DefaultPageSize, lookback: DefaultLookback, delay: DefaultDelay}
 	for _, o := range opts {
 		o(s)
 	}
@@ -145,15 +156,18 @@ func (s *Source) Pull(ctx context.Context, cur string) (connector.Page, error) {
 	if err != nil {
 		return connector.Page{}, err
 	}
-	now := s.api.now().UTC()
-	from := now.Add(-s.lookback)
+	to := s.api.now().UTC().Add(-s.delay)
+	from := to.Add(-s.lookback)
 	if c.Updated != "" {
 		from = jsonfield.ParseTime(c.Updated).Add(-overlap)
+		if from.After(to) { // never an inverted range, should the checkpoint be ahead of the clock
+			from = to
+		}
 	}
 	var payloads [][]byte
 	row := 0
 	for range maxEmptyPages {
-		page, err := s.search(ctx, from, now, row)
+		page, err := s.search(ctx, from, to, row)
 		if err != nil {
 			return connector.Page{}, wrap("carbonblack: search alerts", err)
 		}

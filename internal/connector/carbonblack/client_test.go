@@ -116,31 +116,63 @@ func TestPullCorpusAlerts(t *testing.T) {
 }
 
 // TestSearchRequest checks the request the source sends: path, auth
-// header and the documented search body.
+// header and the documented search body, with the default 60 s delay.
 func TestSearchRequest(t *testing.T) {
-	var body map[string]any
+	var bodies []string
 	var path, token string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path, token = r.URL.Path, r.Header.Get("X-Auth-Token")
+		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
+		b, _ := json.Marshal(body)
+		bodies = append(bodies, string(b))
 		_, _ = w.Write([]byte(`{"results":[],"num_found":0}`))
 	}))
 	defer srv.Close()
 	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	src := newSource(t, connector.Config{URL: srv.URL, ClientID: "ORG1/API1", ClientSecret: "SECRET"},
+	src, err := NewSource(connector.Config{URL: srv.URL, ClientID: "ORG1/API1", ClientSecret: "SECRET"},
 		WithSourceClock(func() time.Time { return now }), WithPageSize(50))
-	page, err := src.Pull(context.Background(), `{"updated":"2026-03-01T09:00:00.500Z","ids":["a"]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBody := `{"criteria":{},"rows":50,"sort":[{"field":"backend_update_timestamp","order":"ASC"}],"start":0,` +
-		`"time_range":{"end":"2026-03-01T10:00:00.000Z","start":"2026-03-01T09:00:00.499Z"}}`
-	gotBody, _ := json.Marshal(body)
-	if path != "/api/alerts/v7/orgs/ORG1/alerts/_search" || token != "SECRET/API1" || string(gotBody) != wantBody {
-		t.Errorf("path %s token %q body %s", path, token, gotBody)
+	for _, cur := range []string{
+		`{"updated":"2026-03-01T09:00:00.500Z","ids":["a"]}`,
+		`{"updated":"2026-03-01T11:00:00.000Z","ids":["b"]}`, // ahead of the clock
+	} {
+		page, err := src.Pull(context.Background(), cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Cursor != cur || page.More || len(page.Payloads) != 0 {
+			t.Errorf("empty page changed the cursor: %+v", page)
+		}
 	}
-	if page.Cursor != `{"updated":"2026-03-01T09:00:00.500Z","ids":["a"]}` || page.More {
-		t.Errorf("empty page moved the cursor: %+v", page)
+	body := func(start string) string {
+		return `{"criteria":{},"rows":50,"sort":[{"field":"backend_update_timestamp","order":"ASC"}],"start":0,` +
+			`"time_range":{"end":"2026-03-01T09:59:00.000Z","start":"` + start + `"}}`
+	}
+	want := []string{body("2026-03-01T09:00:00.499Z"), body("2026-03-01T09:59:00.000Z")}
+	if path != "/api/alerts/v7/orgs/ORG1/alerts/_search" || token != "SECRET/API1" || !slices.Equal(bodies, want) {
+		t.Errorf("path %s token %q bodies\n%s\nwant\n%s", path, token, strings.Join(bodies, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPullWaitsOutTheDelay: an alert is pulled once the clock is
+// DefaultDelay past its backend_update_timestamp, not before.
+func TestPullWaitsOutTheDelay(t *testing.T) {
+	c := newClock()
+	sim, cfg := startSim(t, WithClock(c.Now))
+	src := newSource(t, cfg, WithSourceClock(c.Now), WithDelay(DefaultDelay))
+	ids := inject(t, sim, c, 1, 0)
+	for _, step := range []struct {
+		wait time.Duration
+		want int
+	}{{0, 0}, {DefaultDelay - time.Millisecond, 0}, {time.Millisecond, 1}} {
+		c.Add(step.wait)
+		got, _ := pullAll(t, src, "")
+		if len(got) != step.want {
+			t.Errorf("%v after the alert: pulled %v, want %d of %v", c.Now().Sub(newClock().Now()), got, step.want, ids)
+		}
 	}
 }
 

@@ -107,9 +107,11 @@ func payloadIDs(t *testing.T, payloads [][]byte) []string {
 	return ids
 }
 
+// newSource returns a Source whose searches end at the clock's now (no
+// delay) unless opts say otherwise.
 func newSource(t *testing.T, cfg connector.Config, opts ...SourceOption) *Source {
 	t.Helper()
-	src, err := NewSource(cfg, opts...)
+	src, err := NewSource(cfg, append([]SourceOption{WithDelay(0)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
