@@ -25,24 +25,26 @@ const (
 )
 
 // Sim simulates the parts of the Cybereason API bannin uses: the form login
-// and its JSESSIONID session, the MalOp inbox, the sensors list and the
-// isolate and un-isolate commands. It is an http.Handler; serve it with
-// httptest.NewServer or `bannin sim cybereason --listen`. All methods are
-// safe for concurrent use.
+// and its JSESSIONID session, the MalOp inbox, the sensors list, the
+// isolate and un-isolate commands, MalOp details (root-cause elements) and
+// remediation. It is an http.Handler; serve it with httptest.NewServer or
+// `bannin sim cybereason --listen`. All methods are safe for concurrent use.
 type Sim struct {
 	simkit.Faults // injected failures and latency on REST calls (FailNext)
 	// LoginFaults injects failures into POST /login.html only.
 	LoginFaults simkit.Faults
 
-	sessions   *simkit.Tokens
-	ledger     simkit.Ledger
-	feed       simkit.Feed
-	now        func() time.Time
-	retryAfter time.Duration
-	expired    int // how a REST call without a live session is answered
+	sessions     *simkit.Tokens
+	ledger       simkit.Ledger
+	remediations simkit.Ledger
+	feed         simkit.Feed
+	now          func() time.Time
+	retryAfter   time.Duration
+	expired      int // how a REST call without a live session is answered
 
 	mu       sync.Mutex
-	current  map[string]string // MalOp guid → feed id of its latest version
+	current  map[string]string    // MalOp guid → feed id of its latest version
+	details  map[string][]element // MalOp guid → its elements (crimes/unified)
 	sensors  map[string]*simSensor
 	limit    simkit.RateLimit
 	seq      int
@@ -103,7 +105,7 @@ func WithRateLimit(n int, window time.Duration) SimOption {
 func NewSim(opts ...SimOption) *Sim {
 	s := &Sim{
 		now: time.Now, retryAfter: 2 * time.Second, expired: 302,
-		current: map[string]string{}, sensors: map[string]*simSensor{},
+		current: map[string]string{}, details: map[string][]element{}, sensors: map[string]*simSensor{},
 	}
 	s.sessions = simkit.NewTokens(SimUser, SimPassword, "SIMSESSION", 30*time.Minute, s.now)
 	for _, o := range opts {
@@ -186,6 +188,7 @@ func (s *Sim) injectLocked(p []byte) error {
 		return err
 	}
 	s.current[guid] = id
+	s.details[guid] = elementsOf(f)
 	for _, mc := range machinesOf(f) {
 		s.learnLocked(mc.guid, mc.name, mc.os, mc.isolated, machineOnline(f, mc.guid))
 	}
@@ -327,6 +330,10 @@ func (s *Sim) Describe() string {
 	fmt.Fprintf(&b, "  POST %s  {\"startTime\":<ms>,\"endTime\":<ms>}   → {\"malops\":[…]}\n", pathInbox)
 	fmt.Fprintf(&b, "  POST %s  {\"filters\":[{\"fieldName\":\"machineName\"|\"guid\"|\"pylumId\",\"operator\":\"Equals\",\"values\":[…]}]}\n", pathSensors)
 	fmt.Fprintf(&b, "  POST %s | %s  {\"pylumIds\":[…]}\n", pathIsolate, pathUnisolate)
+	fmt.Fprintf(&b, "  POST %s  {\"queryPath\":[{\"requestedType\":\"MalopProcess\",\"guidList\":[…]}]}\n", pathCrimes)
+	fmt.Fprintf(&b, "  POST %s  {\"malopId\":…,\"actionsByMachine\":{\"<pylumId>\":[{\"targetId\":…,\"actionType\":\"KILL_PROCESS\"|\"QUARANTINE_FILE\"}]}}\n", pathRemediate)
+	fmt.Fprintf(&b, "  POST %s  {\"queryPath\":[{\"requestedType\":\"MalopProcess\",\"guidList\":[…]}]}\n", pathCrimes)
+	fmt.Fprintf(&b, "  POST %s  {\"malopId\":…,\"actionsByMachine\":{\"<pylumId>\":[{\"targetId\":…,\"actionType\":\"KILL_PROCESS\"|\"QUARANTINE_FILE\"}]}}\n", pathRemediate)
 	guids := make([]string, 0, len(s.sensors))
 	for g := range s.sensors {
 		guids = append(guids, g)

@@ -27,6 +27,8 @@ func (s *Sim) routes() {
 	m.Handle("POST "+pathSensors, s.rest(RoleSensors, s.handleSensors))
 	m.Handle("POST "+pathIsolate, s.rest(RoleIsolation, s.command("isolate", true)))
 	m.Handle("POST "+pathUnisolate, s.rest(RoleIsolation, s.command("un-isolate", false)))
+	m.Handle("POST "+pathCrimes, s.rest(RoleMalops, s.handleCrimes))
+	m.Handle("POST "+pathRemediate, s.rest(RoleRemediate, s.handleRemediate))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

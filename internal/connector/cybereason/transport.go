@@ -43,6 +43,8 @@ const (
 	pathSensors   = "/rest/sensors/query"
 	pathIsolate   = "/rest/monitor/global/commands/isolate"
 	pathUnisolate = "/rest/monitor/global/commands/un-isolate"
+	pathCrimes    = "/rest/crimes/unified"
+	pathRemediate = "/rest/remediate"
 )
 
 // Roles of the Cybereason console the calls need, as a 403 names them.
@@ -52,6 +54,7 @@ const (
 	RoleMalops    = "L1 Analyst (or higher) to read MalOps"
 	RoleSensors   = "Sensor Viewer (or Sensor Admin L1) to list sensors"
 	RoleIsolation = "L3 Analyst or Responder (L1/L2) to isolate machines"
+	RoleRemediate = "L3 Analyst (or Responder L1/L2) to remediate"
 )
 
 const (
@@ -287,12 +290,14 @@ func errorMessage(body io.Reader, code int) string {
 // roleFor names the console role a path needs.
 func roleFor(path string) string {
 	switch path {
-	case pathInbox:
+	case pathInbox, pathCrimes:
 		return RoleMalops
 	case pathSensors:
 		return RoleSensors
 	case pathIsolate, pathUnisolate:
 		return RoleIsolation
+	case pathRemediate:
+		return RoleRemediate
 	}
 	return "that allows " + path
 }
