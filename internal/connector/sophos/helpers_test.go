@@ -3,6 +3,7 @@ package sophos
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -139,4 +140,12 @@ func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is e
 	if !strings.Contains(err.Error(), says) {
 		t.Errorf("error %q does not say %q", err, says)
 	}
+}
+
+// newServer serves h over real HTTP and returns its URL.
+func newServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

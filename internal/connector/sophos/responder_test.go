@@ -193,3 +193,42 @@ func TestCommentKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryEndToEnd drives the integration only through what it
+// registered, as the app does: simulator, source, responder.
+func TestRegistryEndToEnd(t *testing.T) {
+	v, err := connector.Lookup(VendorName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := v.NewSimulator()
+	srv := newServer(t, sim)
+	if err := sim.Inject(NewAlert(testHost, testEndpoint, AlertID("e2e-1"))); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := sim.Credentials()
+	cfg := connector.Config{URL: srv, ClientID: id, ClientSecret: secret}
+	src, err := v.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := src.Pull(context.Background(), "")
+	if err != nil || len(page.Payloads) != 1 {
+		t.Fatalf("Pull = %d payloads, %v", len(page.Payloads), err)
+	}
+	alerts, err := v.Decoder.Decode(page.Payloads[0])
+	if err != nil || alerts[0].VendorID != "e2e-1" {
+		t.Fatalf("Decode = %v, %v", alerts, err)
+	}
+	resp, err := v.NewResponder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := connector.Target{HostID: alerts[0].Host.ID, HostName: alerts[0].Host.Name}
+	if _, err := resp.Isolate(context.Background(), tgt, "e2e-key"); err != nil || !sim.Contained(testEndpoint) || sim.Calls()["e2e-key"] != 1 {
+		t.Errorf("Isolate: %v, contained=%v, calls=%v", err, sim.Contained(testEndpoint), sim.Calls())
+	}
+	if _, ok := resp.(connector.Actor); !ok {
+		t.Error("the responder is not a connector.Actor")
+	}
+}
