@@ -69,10 +69,38 @@ func (r *Responder) Isolate(ctx context.Context, t connector.Target, key string)
 		// A request is already waiting (ours from an earlier try, or an
 		// analyst's): approve it rather than request again.
 	default:
-		if _, err := r.api.call(ctx, http.MethodPost, p, nil, nil, key); err != nil {
+		_, err := r.api.call(ctx, http.MethodPost, p, nil, nil, key)
+		if errors.Is(err, ErrConflict) {
+			// Someone requested containment between our read and our
+			// request: look again and carry on from their state.
+			return r.afterConflict(ctx, t, key, prefix)
+		}
+		if err != nil {
 			return connector.Result{}, wrap(prefix+": request", err)
 		}
 	}
+	return r.approve(ctx, t, p, key, prefix, state)
+}
+
+// afterConflict re-reads the state after a 409 on the request: contained or
+// containing is done, a waiting request is approved.
+func (r *Responder) afterConflict(ctx context.Context, t connector.Target, key, prefix string) (connector.Result, error) {
+	state, err := r.State(ctx, t.HostID)
+	if err != nil {
+		return connector.Result{}, wrap(prefix, err)
+	}
+	switch state {
+	case StateContained, StateContaining:
+		return connector.Result{Already: true, Detail: fmt.Sprintf("host %s was %s by another request", hostLabel(t), state)}, nil
+	case StateContainRequested:
+		p, _ := containmentPath(t)
+		return r.approve(ctx, t, p, key, prefix, state)
+	}
+	return connector.Result{}, fmt.Errorf("%s: %w: HX refused the request and the host is %s", prefix, ErrConflict, state)
+}
+
+// approve approves the waiting containment request (PATCH {"state":"contain"}).
+func (r *Responder) approve(ctx context.Context, t connector.Target, p, key, prefix, was string) (connector.Result, error) {
 	if _, err := r.api.call(ctx, http.MethodPatch, p, nil, map[string]string{"state": "contain"}, key); err != nil {
 		if errors.Is(err, ErrMissingRole) {
 			return connector.Result{}, fmt.Errorf("%s: %w: the request is pending approval in HX; an HX user with the %s role must approve it, or grant that role to bannin's API user: %w",
@@ -80,7 +108,7 @@ func (r *Responder) Isolate(ctx context.Context, t connector.Target, key string)
 		}
 		return connector.Result{}, wrap(prefix+": approve (the request is pending approval in HX)", err)
 	}
-	return connector.Result{Detail: fmt.Sprintf("containment requested and approved for host %s (was %s)", hostLabel(t), state)}, nil
+	return connector.Result{Detail: fmt.Sprintf("containment requested and approved for host %s (was %s)", hostLabel(t), was)}, nil
 }
 
 // Release lifts containment of the host t.HostID (DELETE …/containment); it
@@ -98,7 +126,12 @@ func (r *Responder) Release(ctx context.Context, t connector.Target, key string)
 	if state == StateNormal || state == StateUncontaining {
 		return connector.Result{Already: true, Detail: fmt.Sprintf("host %s is already %s", hostLabel(t), state)}, nil
 	}
-	if _, err := r.api.call(ctx, http.MethodDelete, p, nil, nil, key); err != nil {
+	_, err = r.api.call(ctx, http.MethodDelete, p, nil, nil, key)
+	if errors.Is(err, ErrConflict) {
+		// Released by someone else between our read and our call.
+		return connector.Result{Already: true, Detail: fmt.Sprintf("host %s was released by another call", hostLabel(t))}, nil
+	}
+	if err != nil {
 		return connector.Result{}, wrap(prefix, err)
 	}
 	return connector.Result{Detail: fmt.Sprintf("containment lifted for host %s (was %s)", hostLabel(t), state)}, nil

@@ -206,3 +206,74 @@ func TestResponderRetriesAfterFailure(t *testing.T) {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
+
+// TestResponderStateChangesUnderIt: another user acts between the state
+// read and bannin's call; HX answers 409 and the responder carries on from
+// the new state instead of failing.
+func TestResponderStateChangesUnderIt(t *testing.T) {
+	tests := []struct {
+		name     string
+		method   string // the call before which the state changes
+		from, to string
+		isolate  bool
+		already  bool
+		want     string
+	}{
+		{"analyst requested first", http.MethodPost, StateNormal, StateContainRequested, true, false, StateContained},
+		{"admin contained first", http.MethodPost, StateNormal, StateContained, true, true, StateContained},
+		{"released by someone else", http.MethodDelete, StateContained, StateNormal, false, true, StateNormal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := NewSim()
+			sim.AddDevice(testAgent, testHost)
+			sim.SetState(testAgent, tc.from)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == tc.method {
+					sim.SetState(testAgent, tc.to)
+				}
+				sim.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			id, secret := sim.Credentials()
+			r := newResponder(t, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret})
+			do := r.Release
+			if tc.isolate {
+				do = r.Isolate
+			}
+			res, err := do(context.Background(), target, "k")
+			if err != nil || res.Already != tc.already || sim.State(testAgent) != tc.want {
+				t.Errorf("= %+v, %v; state %s; want Already %v, state %s", res, err, sim.State(testAgent), tc.already, tc.want)
+			}
+		})
+	}
+}
+
+// TestResponderConcurrent: several incidents isolate the same host at once;
+// all succeed, and HX accepts exactly one containment request.
+func TestResponderConcurrent(t *testing.T) {
+	sim, cfg := startSim(t)
+	sim.AddDevice(testAgent, testHost)
+	r := newResponder(t, cfg)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := r.Isolate(context.Background(), target, "inc-"+itoa(i))
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	accepted := 0
+	for _, e := range sim.Ledger() {
+		if e.Action == "contain" && e.Status == http.StatusAccepted {
+			accepted++
+		}
+	}
+	if accepted != 1 || !sim.Contained(testAgent) {
+		t.Errorf("%d accepted requests, contained %v; want 1, true", accepted, sim.Contained(testAgent))
+	}
+}

@@ -25,6 +25,9 @@ var (
 	ErrMissingRole = errors.New("trellixhx: API user lacks a role")
 	// ErrNotFound marks a 404: HX does not know the host (agent id) or alert.
 	ErrNotFound = errors.New("trellixhx: not found")
+	// ErrConflict marks a 409: the host's containment state changed under
+	// the call (another request, approval or release came first).
+	ErrConflict = errors.New("trellixhx: containment state changed")
 	// ErrPendingApproval marks a containment request HX accepted but that
 	// waits for an approver: the host is not contained yet.
 	ErrPendingApproval = errors.New("trellixhx: containment pending approval")
@@ -241,6 +244,8 @@ func (a *api) statusError(resp *http.Response, method, path string) error {
 			msg: fmt.Sprintf("trellixhx: %s: HTTP 403 (%s): the HX API user needs the %s role", where, msg, roleFor(method, path))}
 	case code == http.StatusNotFound:
 		return &apiError{status: code, kind: ErrNotFound, msg: fmt.Sprintf("trellixhx: %s: HTTP 404: %s", where, msg)}
+	case code == http.StatusConflict:
+		return &apiError{status: code, kind: ErrConflict, msg: fmt.Sprintf("trellixhx: %s: HTTP 409: %s", where, msg)}
 	case code == http.StatusUnauthorized:
 		return &apiError{status: code, kind: ErrUnauthorized, msg: fmt.Sprintf("trellixhx: %s: HTTP 401: %s", where, msg)}
 	}
