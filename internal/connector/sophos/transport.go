@@ -247,7 +247,7 @@ func (a *api) send(ctx context.Context, method string, u *url.URL, body []byte, 
 		}
 		if resp.StatusCode >= 300 {
 			defer resp.Body.Close()
-			return nil, a.statusError(resp, where, method, u.Path, attempt > 0)
+			return nil, a.statusError(resp, where, method, attempt > 0)
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
@@ -307,7 +307,7 @@ func (a *api) tokenError(err error) error {
 // statusError turns an HTTP failure into an error: 429 and 5xx into
 // *connector.RetryableError (with Retry-After), 403 into ErrMissingRole
 // naming the role, 401 (after a fresh token) into ErrUnauthorized.
-func (a *api) statusError(resp *http.Response, where, method, path string, refreshed bool) error {
+func (a *api) statusError(resp *http.Response, where, method string, refreshed bool) error {
 	code := resp.StatusCode
 	msg := errorMessage(resp.Body, code)
 	switch {
@@ -322,7 +322,7 @@ func (a *api) statusError(resp *http.Response, where, method, path string, refre
 		return &apiError{status: code, kind: ErrUnauthorized, msg: fmt.Sprintf("sophos: %s: HTTP 401 (%s): %s", where, msg, why)}
 	case code == http.StatusForbidden:
 		return &apiError{status: code, kind: ErrMissingRole, msg: fmt.Sprintf(
-			"sophos: %s: HTTP 403 (%s): the API credential needs the %q role (or Service Principal Super Admin)", where, msg, roleFor(method, path))}
+			"sophos: %s: HTTP 403 (%s): the API credential needs the %q role (or Service Principal Super Admin)", where, msg, roleFor(method))}
 	case code == http.StatusNotFound:
 		return &apiError{status: code, kind: ErrNotFound, msg: fmt.Sprintf("sophos: %s: HTTP 404: %s", where, msg)}
 	}
@@ -359,7 +359,7 @@ func errorMessage(body io.Reader, code int) string {
 }
 
 // roleFor names the API credential role a call needs.
-func roleFor(method, path string) string {
+func roleFor(method string) string {
 	if method == http.MethodGet {
 		return RoleReadOnly
 	}
