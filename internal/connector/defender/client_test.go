@@ -3,8 +3,10 @@ package defender
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -348,4 +350,22 @@ func TestSourceQuery(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("query (-want +got):\n%s", diff)
 	}
+}
+
+// TestTokenEndpointDown: Entra ID answering 503 is worth retrying, with
+// its Retry-After.
+func TestTokenEndpointDown(t *testing.T) {
+	sim, cfg := startSim(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/oauth2/token") {
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, `{"error":"temporarily_unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg.URL = srv.URL
+	_, err := newSource(t, cfg).Pull(context.Background(), "")
+	checkErr(t, err, true, 7*time.Second, nil, "oauth2/token: HTTP 503")
 }

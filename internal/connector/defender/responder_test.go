@@ -154,6 +154,7 @@ func TestResponderErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		target    connector.Target
+		opts      []SimOption
 		setup     func(*Sim, *connector.Config)
 		retryable bool
 		after     time.Duration
@@ -168,10 +169,13 @@ func TestResponderErrors(t *testing.T) {
 		{name: "no machine id", target: connector.Target{HostName: testHost}, says: "no machine id"},
 		{name: "no isolate permission", setup: func(s *Sim, _ *connector.Config) { s.DenyPermission(PermMachineIsolate) }, is: ErrMissingPermission, says: `"Machine.Isolate"`},
 		{name: "no read permission", setup: func(s *Sim, _ *connector.Config) { s.DenyPermission(PermMachineRead) }, is: ErrMissingPermission, says: `"Machine.Read.All"`},
+		{name: "time-out", opts: []SimOption{WithLatency(time.Minute)}, setup: func(_ *Sim, c *connector.Config) {
+			c.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond}
+		}, retryable: true, says: "time-out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim, cfg := startSim(t)
+			sim, cfg := startSim(t, tt.opts...)
 			sim.AddDevice(testMachine, testHost)
 			if tt.setup != nil {
 				tt.setup(sim, &cfg)
