@@ -7,8 +7,11 @@
 package trellixhx
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,7 +114,7 @@ func decodeHXAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 	}
 	agent, ind := f.Obj("agent"), f.Obj("indicator")
 	source := strings.ToUpper(f.Str("source"))
-	ev := eventValues(f.Obj("event_values"))
+	ev := eventValues(f.Obj("event_values"), f.Str("event_type"))
 	a := alert.Alert{
 		Vendor:        VendorName,
 		VendorID:      id,
@@ -229,15 +232,27 @@ func remoteNameEvent(eventType string) bool {
 // fields is event_values read by field name, whatever the event prefix.
 type fields map[string]string
 
-func eventValues(ev jsonfield.Object) fields {
+// eventValues flattens event_values by field name. When two keys share a
+// field name, the one under the alert's own event type wins, then the
+// first in key order, so that the result does not depend on map order.
+func eventValues(ev jsonfield.Object, eventType string) fields {
+	own := strings.ToLower(eventType) + "/"
+	rank := func(k string) int {
+		if strings.HasPrefix(strings.ToLower(k), own) {
+			return 0
+		}
+		return 1
+	}
+	keys := slices.Sorted(maps.Keys(ev))
+	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(rank(a), rank(b)) })
 	out := fields{}
-	for k := range ev {
-		name := k
-		if i := strings.LastIndexByte(k, '/'); i >= 0 {
-			name = k[i+1:]
+	for _, k := range keys {
+		name := strings.ToLower(k[strings.LastIndexByte(k, '/')+1:])
+		if _, seen := out[name]; seen {
+			continue
 		}
 		if s := ev.Str(k); s != "" {
-			out[strings.ToLower(name)] = s
+			out[name] = s
 		}
 	}
 	return out
@@ -346,18 +361,7 @@ func decodeEDREvent(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		a.Process.SHA1 = f.Str("fileSha1")
 		a.Process.MD5 = f.Str("fileMd5")
 	}
-	local, remote := f.Str("sourceAddress"), f.Str("destAddress")
-	localPort, remotePort := f.Str("sourcePort"), f.Str("destPort")
-	if strings.EqualFold(f.Str("direction"), "inbound") {
-		local, remote, localPort, remotePort = remote, local, remotePort, localPort
-	}
-	a.Host.IPs = nonEmpty(local)
-	if remote != "" {
-		a.Network = append(a.Network, alert.Network{IP: remote, Port: port(remotePort)})
-	}
-	if d := f.Str("dnsName"); d != "" {
-		a.Network = append(a.Network, alert.Network{Domain: d})
-	}
+	a.Host.IPs, a.Network = edrNetwork(f)
 	if s := f.First("severity", "threatSeverity"); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= 100 {
 			a.VendorSeverity, a.Score = s, n
@@ -369,6 +373,23 @@ func decodeEDREvent(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		return alert.Alert{}, bad("Trellix EDR event %s names no device (_deviceId)", id)
 	}
 	return a, nil
+}
+
+// edrNetwork splits an EDR event's addresses by direction into the device's
+// own address and the remote peer, plus the DNS name looked up.
+func edrNetwork(f jsonfield.Object) (local []string, remote []alert.Network) {
+	l, r := f.Str("sourceAddress"), f.Str("destAddress")
+	lPort, rPort := f.Str("sourcePort"), f.Str("destPort")
+	if strings.EqualFold(f.Str("direction"), "inbound") {
+		l, r, lPort, rPort = r, l, rPort, lPort
+	}
+	if r != "" {
+		remote = append(remote, alert.Network{IP: r, Port: port(rPort)})
+	}
+	if d := f.Str("dnsName"); d != "" {
+		remote = append(remote, alert.Network{Domain: d})
+	}
+	return nonEmpty(l), remote
 }
 
 func port(s string) int {

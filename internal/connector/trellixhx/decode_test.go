@@ -236,3 +236,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestEventValuesPreferOwnType: when keys of two event types share a field
+// name, the alert's own event type wins, whatever the map order.
+func TestEventValuesPreferOwnType(t *testing.T) {
+	payload := []byte(`{"_id":9,"agent":{"_id":"a"},"source":"IOC","event_type":"processEvent","event_values":{
+		"fileWriteEvent/md5":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","processEvent/md5":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+		"alpha/pid":"1","processEvent/pid":"2","zulu/pid":"3"}}`)
+	for range 20 {
+		got, err := Decoder{}.Decode(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := got[0].Process; p.MD5 != "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" || p.PID != "2" {
+			t.Fatalf("process %+v: want processEvent's md5 and pid", p)
+		}
+	}
+}
