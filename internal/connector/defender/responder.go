@@ -122,9 +122,11 @@ func (r *Responder) contain(ctx context.Context, t connector.Target, key, want, 
 	if err != nil {
 		return connector.Result{}, wrap(prefix, err)
 	}
-	if last := lastOf(actions, ActionIsolate, ActionUnisolate); last != nil && last.Type == want {
+	last := lastOf(actions, ActionIsolate, ActionUnisolate)
+	switch {
+	case last != nil && last.Type == want:
 		return connector.Result{Already: true, Detail: fmt.Sprintf("machine %s: %s action %s is already %s", hostLabel(t), want, last.ID, last.Status)}, nil
-	} else if last == nil && want == ActionUnisolate {
+	case last == nil && want == ActionUnisolate:
 		return connector.Result{Already: true, Detail: fmt.Sprintf("machine %s was never isolated", hostLabel(t))}, nil
 	}
 	body["Comment"] = comment(verb, key)
