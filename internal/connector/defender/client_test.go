@@ -302,6 +302,8 @@ func TestConfig(t *testing.T) {
 		{"gcc high", "https://api-gov.securitycenter.microsoft.us", "t/c", true, loginGov, resourceGov},
 		{"simulator", "http://127.0.0.1:8080", "t/c", true, "http://127.0.0.1:8080", resourceCommercial},
 		{"no scheme", "api.securitycenter.microsoft.com", "t/c", true, loginCommercial, resourceCommercial},
+		{"login override", "https://mde-proxy.corp.example?login=https://login.proxy.corp.example/", "t/c", true, "https://login.proxy.corp.example", resourceCommercial},
+		{"bad login override", "https://api.securitycenter.microsoft.com?login=nope", "t/c", false, "", ""},
 		{"no tenant", "https://api.securitycenter.microsoft.com", "c", false, "", ""},
 		{"empty client", "https://api.securitycenter.microsoft.com", "t/", false, "", ""},
 		{"no URL", "", "t/c", false, "", ""},
@@ -313,7 +315,7 @@ func TestConfig(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("err = %v, want ok %v", err, tt.ok)
 			}
-			if tt.ok && (ep.login != tt.login || ep.resource != tt.resource || ep.tenant != "t" || ep.clientID != "c") {
+			if tt.ok && (ep.login != tt.login || ep.resource != tt.resource || ep.tenant != "t" || ep.clientID != "c" || ep.api.RawQuery != "") {
 				t.Errorf("endpoints = %+v", ep)
 			}
 		})

@@ -88,7 +88,8 @@ type endpoints struct {
 // "<tenant id>/<application (client) id>". The login host follows the API
 // host: *.microsoft.us (GCC High) logs in at login.microsoftonline.us, any
 // other *.microsoft.com at login.microsoftonline.com, and any other host
-// (the simulator, a proxy) serves the token endpoint itself.
+// (the simulator, a proxy) serves the token endpoint itself. A query
+// parameter login=<base URL> on Config.URL overrides the rule.
 func parseConfig(cfg connector.Config) (endpoints, error) {
 	var ep endpoints
 	raw := strings.TrimRight(strings.TrimSpace(cfg.URL), "/")
@@ -116,6 +117,16 @@ func parseConfig(cfg connector.Config) (endpoints, error) {
 		ep.login, ep.resource = loginGov, resourceGov
 	case strings.HasSuffix(host, ".microsoft.com"):
 		ep.login = loginCommercial
+	}
+	// An explicit ?login=<base URL> wins, for an API reached through a
+	// proxy host or a sovereign cloud the rule above does not know.
+	if q := u.Query(); q.Get("login") != "" {
+		l, err := url.Parse(strings.TrimRight(q.Get("login"), "/"))
+		if err != nil || l.Host == "" || (l.Scheme != "http" && l.Scheme != "https") {
+			return endpoints{}, fmt.Errorf("defender: Config.URL's login=%q is not an http(s) base URL", q.Get("login"))
+		}
+		ep.login = l.String()
+		u.RawQuery = ""
 	}
 	return ep, nil
 }
