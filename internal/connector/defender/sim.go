@@ -162,13 +162,15 @@ func (s *Sim) injectLocked(p []byte) error {
 	}
 	s.seq++
 	now := s.now().UTC()
+	changed := false
+	set := func(k string, v any) { m[k], changed = v, true }
 	id := f.Str("id")
 	if id == "" {
 		id = fmt.Sprintf("da%018d_%d", now.UnixNano()/100%1e18, 1_000_000+s.seq)
-		m["id"] = id
+		set("id", id)
 	}
 	if f.Time("alertCreationTime").IsZero() {
-		m["alertCreationTime"] = timeText(now)
+		set("alertCreationTime", timeText(now))
 	}
 	updated := f.Time("lastUpdateTime")
 	if prev, ok := s.alerts.Get(s.current[id]); ok && !updated.After(prev.Created) {
@@ -177,14 +179,16 @@ func (s *Sim) injectLocked(p []byte) error {
 		if !now.After(prev.Created) {
 			updated = prev.Created.Add(100 * time.Nanosecond) // MDE's precision
 		}
-		m["lastUpdateTime"] = timeText(updated)
+		set("lastUpdateTime", timeText(updated))
 	} else if updated.IsZero() {
 		updated = now
-		m["lastUpdateTime"] = timeText(updated)
+		set("lastUpdateTime", timeText(updated))
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return err
+	raw := compact(p) // kept as sent unless a field was assigned
+	if changed {
+		if raw, err = json.Marshal(m); err != nil {
+			return err
+		}
 	}
 	item := simkit.Item{ID: fmt.Sprintf("%s#%08d", id, s.seq), Created: updated, Raw: raw}
 	if err := s.alerts.Add(item); err != nil {
