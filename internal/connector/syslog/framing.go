@@ -156,7 +156,7 @@ func trimLineEnd(b []byte) []byte {
 }
 
 func unexpected(err error) error {
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: stream ended inside a frame: %w", errFraming, io.ErrUnexpectedEOF)
 	}
 	return err

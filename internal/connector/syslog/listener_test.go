@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,6 +254,8 @@ func TestListenerBackpressure(t *testing.T) {
 	const batch, total = 4, 400
 	sink := &fakeSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	l := listen(t, sink, func(c *Config) { c.BatchSize = batch })
+	release := sync.OnceFunc(func() { close(sink.gate) })
+	t.Cleanup(release) // before the listener's Close, which waits for the Sink
 	msgs := make([]string, total)
 	for i := range msgs {
 		msgs[i] = fmt.Sprintf("<13>Mar 10 12:00:00 host app: message %d %s", i, strings.Repeat("p", 2000))
@@ -268,7 +271,7 @@ func TestListenerBackpressure(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	close(sink.gate)
+	release()
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
