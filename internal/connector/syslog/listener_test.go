@@ -104,8 +104,8 @@ func TestListenerBoundAddresses(t *testing.T) {
 		t.Errorf("TCPAddr %v: want the bound port", l.TCPAddr())
 	}
 	for _, cfg := range []Config{
-		{TCPAddr: "127.0.0.1:0"},                     // no sink
-		{Sink: &fakeSink{}},                          // no address
+		{TCPAddr: "127.0.0.1:0"},                    // no sink
+		{Sink: &fakeSink{}},                         // no address
 		{Sink: &fakeSink{}, TLSAddr: "127.0.0.1:0"}, // TLS without a config
 	} {
 		if _, err := Listen(context.Background(), cfg); err == nil {
