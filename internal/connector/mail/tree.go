@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -83,57 +82,78 @@ func (n *node) str(names ...string) string {
 	return ""
 }
 
-// jsonTree reads a JSON document into a tree; arrays become repeated
-// children of one name.
+// jsonTree reads a JSON object into a tree, keeping the document's order;
+// arrays become repeated children of one name. It streams tokens rather
+// than decoding into maps, whose random order would make "first" random.
 func jsonTree(b []byte) (*node, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	tok, err := d.Token()
+	if err != nil {
 		return nil, err
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
+	if tok != json.Delim('{') {
 		return nil, errors.New("not a JSON object")
 	}
 	budget := maxNodes
 	root := &node{}
-	if err := addJSON(root, obj, &budget); err != nil {
+	if err := jsonObject(d, root, &budget, 0); err != nil {
 		return nil, err
 	}
 	return root, nil
 }
 
-func addJSON(n *node, obj map[string]any, budget *int) error {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // map order would make "first" random
-	for _, k := range keys {
-		vals, isList := obj[k].([]any)
-		if !isList {
-			vals = []any{obj[k]}
+// jsonObject reads the members of an object whose '{' has been read.
+func jsonObject(d *json.Decoder, n *node, budget *int, depth int) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
 		}
-		for _, v := range vals {
-			if *budget--; *budget < 0 {
-				return errTooBig
-			}
-			kid := &node{name: fold(k)}
-			switch v := v.(type) {
-			case map[string]any:
-				if err := addJSON(kid, v, budget); err != nil {
+		if tok == json.Delim('}') {
+			return nil
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return errors.New("JSON object key is not a string")
+		}
+		if err := jsonValue(d, n, fold(key), budget, depth); err != nil {
+			return err
+		}
+	}
+}
+
+// jsonValue reads one value and adds it to n as children named name.
+func jsonValue(d *json.Decoder, n *node, name string, budget *int, depth int) error {
+	if *budget--; *budget < 0 || depth > 64 {
+		return errTooBig
+	}
+	tok, err := d.Token()
+	if err != nil {
+		return err
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			for d.More() {
+				if err := jsonValue(d, n, name, budget, depth+1); err != nil {
 					return err
 				}
-			case string:
-				kid.text = strings.TrimSpace(v)
-			case json.Number:
-				kid.text = v.String()
-			case bool:
-				kid.text = strconv.FormatBool(v)
 			}
-			n.kids = append(n.kids, kid)
+			_, err := d.Token() // ']'
+			return err
 		}
+		kid := &node{name: name}
+		n.kids = append(n.kids, kid)
+		return jsonObject(d, kid, budget, depth+1)
+	case string:
+		n.kids = append(n.kids, &node{name: name, text: strings.TrimSpace(v)})
+	case json.Number:
+		n.kids = append(n.kids, &node{name: name, text: v.String()})
+	case bool:
+		n.kids = append(n.kids, &node{name: name, text: strconv.FormatBool(v)})
+	default: // null
+		n.kids = append(n.kids, &node{name: name})
 	}
 	return nil
 }
