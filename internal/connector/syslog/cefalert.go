@@ -30,6 +30,11 @@ func decodeCEF(s string, h header) (alert.Alert, error) {
 		return alert.Alert{}, fmt.Errorf("CEF: %v", err)
 	}
 	e := c.Ext
+	for long, short := range cefAliases {
+		if v, ok := e[long]; ok && e[short] == "" {
+			e[short] = v
+		}
+	}
 	fields := c.Labeled()
 	for k, v := range e {
 		fields[k] = v
@@ -56,6 +61,23 @@ func decodeCEF(s string, h header) (alert.Alert, error) {
 	fillCommon(&a, fields)
 	adjustCEFProduct(&a, c)
 	return a, nil
+}
+
+// hashKeys name hash fields (lower-cased keys or custom-field labels), in
+// order of preference: the first of each length wins.
+var hashKeys = []string{
+	"filehash", "trendmicrodsfilesha256", "trendmicrodsfilesha1", "trendmicrodsfilemd5", "ftntfgtanalyticscksum",
+	"analyticscksum", "sha256", "sha-256", "file sha256", "sha1", "sha-1", "file sha1", "md5", "file md5", "file hash", "hash",
+}
+
+// cefAliases maps CEF's full key names, which some senders use, to the
+// short ones read here.
+var cefAliases = map[string]string{
+	"sourceAddress": "src", "destinationAddress": "dst", "deviceAddress": "dvc",
+	"sourceHostName": "shost", "destinationHostName": "dhost", "deviceHostName": "dvchost",
+	"sourcePort": "spt", "destinationPort": "dpt", "sourceUserName": "suser", "destinationUserName": "duser",
+	"deviceAction": "act", "fileName": "fname", "sourceProcessName": "sproc", "sourceProcessId": "spid",
+	"deviceReceiptTime": "rt", "endTime": "end", "startTime": "start", "message": "msg", "requestUrl": "request",
 }
 
 // adjustCEFProduct applies what a known product means by its CEF fields.
@@ -95,9 +117,12 @@ func fillCommon(a *alert.Alert, f map[string]string) {
 		p.CommandLine = cmd
 	}
 	splitPath(p, firstOf(f, "filePath", "TrendMicroDsProcess", "fname", "fileName"))
-	for _, k := range []string{"fileHash", "oldFileHash", "TrendMicroDsFileSHA256", "TrendMicroDsFileSHA1", "TrendMicroDsFileMD5",
-		"FTNTFGTanalyticscksum", "SHA256", "SHA-256", "SHA1", "MD5", "File SHA256", "File Hash", "hash"} {
-		setHash(p, f[k])
+	lower := make(map[string]string, len(f))
+	for k, v := range f {
+		lower[strings.ToLower(k)] = v
+	}
+	for _, k := range hashKeys {
+		setHash(p, lower[k])
 	}
 	a.Action = action(firstOf(f, "act", "action", "result", "Action", "deviceAction", "outcome"))
 	a.Tactics, a.Techniques = attack(f)
@@ -118,7 +143,7 @@ func addURLDomain(net []alert.Network, request string) {
 func firstOf(m map[string]string, keys ...string) string {
 	for _, k := range keys {
 		switch v := strings.TrimSpace(m[k]); strings.ToLower(v) {
-		case "", "-", "n/a", "none", "null":
+		case "", "-", "n/a", "none", "null", "(no user)", "unknown":
 		default:
 			return v
 		}
