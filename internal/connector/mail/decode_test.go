@@ -277,3 +277,42 @@ func TestRegistered(t *testing.T) {
 		t.Errorf("registration %+v", v)
 	}
 }
+
+func TestFrame(t *testing.T) {
+	eml := readTestdata(t, "trend-ja-iso2022jp.eml")
+	env, _ := json.Marshal(Envelope{Received: testClock, Message: eml})
+	mbox := "From apexone@acme.example.co.jp Tue Oct 20 14:05:40 2026\n" + string(eml) +
+		"\nFrom sepm@acme.example.com Thu Oct 22 08:30:12 2026\n" + string(readTestdata(t, "symantec-en-utf8.eml")) +
+		"\n>From the console: quoted line\n"
+	tests := []struct {
+		name  string
+		body  string
+		rules []string
+	}{
+		{"eml", string(eml), []string{"av:TROJ_FRS.VSNTJ524"}},
+		{"NDJSON envelopes", string(env) + "\n" + string(env) + "\n", []string{"av:TROJ_FRS.VSNTJ524", "av:TROJ_FRS.VSNTJ524"}},
+		{"mbox", mbox, []string{"av:TROJ_FRS.VSNTJ524", "av:Trojan.Gen.2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payloads, err := Decoder{}.Frame([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rules []string
+			for _, p := range payloads {
+				rules = append(rules, decodeOne(t, p).Rule)
+			}
+			if diff := cmp.Diff(tt.rules, rules); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+		})
+	}
+	payloads, _ := Decoder{}.Frame([]byte(mbox))
+	if !strings.Contains(string(payloads[1]), "\nFrom the console: quoted line") {
+		t.Error(`mbox ">From " line not unquoted`)
+	}
+	if _, err := (Decoder{}).Frame([]byte(" \n")); !errors.Is(err, connector.ErrBadPayload) {
+		t.Errorf("empty input: %v", err)
+	}
+}
