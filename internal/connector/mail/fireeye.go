@@ -200,16 +200,18 @@ func fireeyeHashes(out *alert.Alert, ms []*node) {
 // fireeyeProduct names the appliance line from the notification's product.
 func fireeyeProduct(p string) string {
 	switch strings.ToLower(strings.TrimSpace(p)) {
-	case "web mps", "nx":
+	case "web mps", "mps", "nx":
 		return "FireEye NX"
-	case "email mps", "email_mps", "ex":
+	case "email mps", "email_mps", "emps", "ex":
 		return "FireEye EX"
-	case "file mps", "fx":
+	case "file mps", "fmps", "fx":
 		return "FireEye FX"
 	case "mas", "ax":
 		return "FireEye AX"
 	case "cms", "cm":
 		return "FireEye CM"
+	case "hx":
+		return "FireEye HX"
 	case "":
 		return "FireEye"
 	}
