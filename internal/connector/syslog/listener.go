@@ -57,17 +57,17 @@ type Config struct {
 
 // Stats are the Listener's counters since it started.
 type Stats struct {
-	Received     int64 // messages read off the wire (including too-long ones)
-	Accepted     int64 // messages the Sink committed
-	Dropped      int64 // UDP messages lost: the queue was full, or the Sink failed their batch
-	RejectedPeer int64 // datagrams and connections from addresses not allowed
-	TooLong      int64 // messages over MaxMessage (handed on as error envelopes)
-	SinkErrors   int64 // failed Sink.Accept calls
+	Received     int64 `json:"received"`      // messages read off the wire (including too-long ones)
+	Accepted     int64 `json:"accepted"`      // messages the Sink committed
+	Dropped      int64 `json:"dropped"`       // UDP messages lost: the queue was full, or the Sink failed their batch
+	RejectedPeer int64 `json:"rejected_peer"` // datagrams and connections from addresses not allowed
+	TooLong      int64 `json:"too_long"`      // messages over MaxMessage (handed on as error envelopes)
+	SinkErrors   int64 `json:"sink_errors"`   // failed Sink.Accept calls
 	// Unacknowledged counts TCP/TLS messages read but not committed because
 	// the Sink failed: their connection is closed and the sender must send
 	// them again (syslog over TCP has no acknowledgement).
-	Unacknowledged int64
-	FramingErrors  int64 // TCP/TLS connections closed for broken framing
+	Unacknowledged int64 `json:"unacknowledged"`
+	FramingErrors  int64 `json:"framing_errors"` // TCP/TLS connections closed for broken framing
 }
 
 type counters struct {
@@ -91,8 +91,9 @@ type Listener struct {
 	once    sync.Once
 }
 
-// Listen binds the configured addresses and starts receiving. ctx bounds
-// the Listener's life and its Sink calls; Close stops it gracefully.
+// Listen binds the configured addresses and starts receiving. ctx is the
+// context of every Sink call (cancel it to abandon them); Close stops the
+// Listener gracefully.
 func Listen(ctx context.Context, cfg Config) (*Listener, error) {
 	if cfg.Sink == nil {
 		return nil, errors.New("syslog listener: no sink")
