@@ -131,6 +131,7 @@ func TestListenerReplies(t *testing.T) {
 		wantReason string
 	}{
 		{"accepted", "apexone@acme.example.co.jp", []string{"soc+acme@bannin.example"}, trend, 0, 250, smtp.EnhancedCode{2, 0, 0}, 1, ""},
+		{"From with an ISO-2022-JP display name", "vbcorp@acme.example.co.jp", []string{"soc+acme@bannin.example"}, readTestdata(t, "virusbuster-ja-base64.eml"), 0, 250, smtp.EnhancedCode{2, 0, 0}, 1, ""},
 		{"recipient in other case", "ApexOne@ACME.example.co.jp", []string{"SOC+ACME@Bannin.Example"}, trend, 0, 250, smtp.EnhancedCode{2, 0, 0}, 1, ""},
 		{"two recipients of one tenant stored once", "apexone@acme.example.co.jp", []string{"soc+acme@bannin.example", "soc+acme-2@bannin.example"}, trend, 0, 250, smtp.EnhancedCode{2, 0, 0}, 1, ""},
 		{"unknown recipient", "apexone@acme.example.co.jp", []string{"nobody@bannin.example"}, trend, 0, 550, smtp.EnhancedCode{5, 1, 1}, 0, ReasonUnknownRcpt},
