@@ -170,15 +170,16 @@ func decodeMessage(env Envelope, raw []byte) (alert.Alert, error) {
 		a   alert.Alert
 		err error
 	)
-	switch body := h.Body; {
-	case formatAt(line, "CEF:") >= 0:
-		a, err = decodeCEF(line[formatAt(line, "CEF:"):], h)
-	case formatAt(line, "LEEF:") >= 0:
-		a, err = decodeLEEF(line[formatAt(line, "LEEF:"):], h)
-	case isFortiGateKV(body):
-		a = decodeFortiGate(body, h)
-	case panThreatAt(line) >= 0:
-		a, err = decodePANThreat(line[panThreatAt(line):], h)
+	cef, leef, pan := formatAt(line, "CEF:"), formatAt(line, "LEEF:"), panThreatAt(line)
+	switch {
+	case cef >= 0 && (leef < 0 || cef < leef):
+		a, err = decodeCEF(line[cef:], h)
+	case leef >= 0:
+		a, err = decodeLEEF(line[leef:], h)
+	case isFortiGateKV(h.Body):
+		a = decodeFortiGate(h.Body, h)
+	case pan >= 0:
+		a, err = decodePANThreat(line[pan:], h)
 	default:
 		a = unparsed(line, h)
 	}

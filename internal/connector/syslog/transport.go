@@ -110,14 +110,15 @@ func (l *Listener) accept(ln net.Listener) {
 	}
 	for {
 		c, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				l.log.Warn("syslog accept", "transport", transport, "err", err)
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					continue
-				}
-			}
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil {
+			// Out of file descriptors and the like: wait a little rather
+			// than stop serving or spin.
+			l.log.Warn("syslog accept", "transport", transport, "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		if !l.allowed(c.RemoteAddr()) {
 			l.c.rejectedPeer.Add(1)
