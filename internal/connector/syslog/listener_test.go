@@ -323,3 +323,34 @@ func TestListenerFramingError(t *testing.T) {
 	waitFor(t, "the broken stream counted", func() bool { return l.Stats().FramingErrors == 1 })
 	waitFor(t, "the good frame stored", func() bool { return sink.count() == 1 })
 }
+
+// TestListenerUDPQueueFull: while the Sink is busy, datagrams beyond the
+// queue are dropped and counted, and every received one is accounted for.
+func TestListenerUDPQueueFull(t *testing.T) {
+	sink := &fakeSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	l := listen(t, sink, func(c *Config) { c.UDPQueue, c.BatchSize = 2, 1 })
+	release := sync.OnceFunc(func() { close(sink.gate) })
+	t.Cleanup(release)
+	if err := Send(ctxT(t), "udp", l.UDPAddr().String(), sample[0]); err != nil {
+		t.Fatal(err)
+	}
+	<-sink.entered // the first batch holds the Sink
+	msgs := make([]string, 20)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf("<13>Mar 10 12:00:00 host app: datagram %d", i)
+	}
+	if err := Send(ctxT(t), "udp", l.UDPAddr().String(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "datagrams dropped", func() bool { return l.Stats().Dropped > 0 })
+	release()
+	waitFor(t, "every datagram accepted or dropped", func() bool {
+		st := l.Stats()
+		return st.Received == st.Accepted+st.Dropped
+	})
+	// At most the queue, the batch in the Sink and one in the reader's
+	// hand got through while the Sink was busy.
+	if st := l.Stats(); st.Accepted > int64(2+1+1+1) || st.SinkErrors != 0 {
+		t.Errorf("stats %+v: want the rest dropped by the full queue, no sink error", st)
+	}
+}
