@@ -56,6 +56,9 @@ type harness struct {
 	listens []string    // one HTTP address per bannin node
 	serves  []*exec.Cmd // the running node processes
 	serveMu sync.Mutex
+	// midFlood, when set, runs once half of the alerts are sent (the
+	// PostgreSQL restart).
+	midFlood func()
 }
 
 func TestCrashFloodSQLite(t *testing.T) {
@@ -235,6 +238,23 @@ func (h *harness) run(n, kills int) {
 		return from, cursor
 	}
 	done := make(chan struct{})
+	midDone := make(chan struct{})
+	go func() {
+		defer close(midDone)
+		if h.midFlood == nil {
+			return
+		}
+		for {
+			next.Lock()
+			sent := cursor
+			next.Unlock()
+			if sent >= n/2 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		h.midFlood()
+	}()
 	go func() { // the killer
 		defer close(done)
 		r := rand.New(rand.NewPCG(1, 2))
@@ -283,6 +303,7 @@ func (h *harness) run(n, kills int) {
 	}
 	wg.Wait()
 	<-done
+	<-midDone
 	h.verify(acked)
 }
 
