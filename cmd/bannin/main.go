@@ -15,8 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bannin-soc/bannin/internal/connector"
-	_ "github.com/bannin-soc/bannin/internal/connector/crowdstrike" // registers the vendor
-	_ "github.com/bannin-soc/bannin/internal/connector/sentinelone" // registers the vendor
+	_ "github.com/bannin-soc/bannin/internal/connector/all" // registers every vendor
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/tenant"
 )
