@@ -185,3 +185,82 @@ func TestSimControl(t *testing.T) {
 		t.Errorf("simulator serves %v, want the injected c:1", ids)
 	}
 }
+
+// TestNormalizeEveryVendorOCSF runs `normalize --format ocsf` on inputs of
+// every registered vendor — the shared corpus where it has the vendor, else
+// the connector's own test inputs — and checks each line is an OCSF
+// Detection Finding that names its finding and, where the vendor gave one,
+// its device.
+func TestNormalizeEveryVendorOCSF(t *testing.T) {
+	corpus := filepath.Join("..", "..", "..", "shared", "corpus")
+	own := filepath.Join("..", "..", "internal", "connector")
+	inputs := map[string][]string{
+		"crowdstrike": {filepath.Join(corpus, "elastic-integrations", "crowdstrike", "alert", "*.log")},
+		"sentinelone": {filepath.Join(corpus, "elastic-integrations", "sentinel_one", "*", "*.log")},
+		"defender":    {filepath.Join(corpus, "elastic-integrations", "microsoft_defender_endpoint", "log", "*.log"), filepath.Join(own, "defender", "testdata", "graph_alert.json")},
+		"withsecure":  {filepath.Join(corpus, "withsecure-elements-api", "withsecure", "security-events", "*.json"), filepath.Join(own, "withsecure", "testdata", "*.json")},
+		"cybereason":  {filepath.Join(corpus, "elastic-integrations", "cybereason", "poll_malop", "*.log")},
+		"carbonblack": {filepath.Join(corpus, "elastic-integrations", "carbon_black_cloud", "alert_v7", "*.log")},
+		"trellixhx":   {filepath.Join(own, "trellixhx", "testdata", "hx_*.json")},
+		"sophos":      {filepath.Join(corpus, "elastic-integrations", "sophos_central", "alert", "*.log")},
+		"syslog":      {filepath.Join(own, "syslog", "testdata", "*.log")},
+		"mail":        {filepath.Join(own, "mail", "testdata", "*.eml")},
+	}
+	for _, name := range connector.Names() {
+		t.Run(name, func(t *testing.T) {
+			globs, ok := inputs[name]
+			if !ok {
+				t.Fatalf("vendor %s is registered but this test has no inputs for it", name)
+			}
+			var files []string
+			for _, g := range globs {
+				m, _ := filepath.Glob(g)
+				for _, f := range m {
+					if !strings.Contains(f, ".golden.") {
+						files = append(files, f)
+					}
+				}
+			}
+			if len(files) == 0 {
+				t.Skipf("no inputs for %s at %v (the shared corpus lives beside the project in ../shared)", name, globs)
+			}
+			findings := 0
+			for _, f := range files {
+				out, errOut, err := run(t, "normalize", "--vendor", name, "--format", "ocsf", "--in", f)
+				if err != nil {
+					t.Errorf("%s: %v\n%s", f, err, errOut)
+					continue
+				}
+				for line := range strings.Lines(out) {
+					var o struct {
+						ClassUID    int `json:"class_uid"`
+						SeverityID  int `json:"severity_id"`
+						Time        int64
+						FindingInfo struct{ UID, Title string } `json:"finding_info"`
+						Metadata    struct {
+							Product struct {
+								VendorName string `json:"vendor_name"`
+							}
+						}
+						Device *struct{ Hostname, UID, IP string }
+					}
+					if err := json.Unmarshal([]byte(line), &o); err != nil {
+						t.Fatalf("%s: not JSON: %v", f, err)
+					}
+					findings++
+					if o.ClassUID != 2004 || o.FindingInfo.UID == "" || o.FindingInfo.Title == "" || o.SeverityID < 1 || o.SeverityID > 5 ||
+						o.Metadata.Product.VendorName != name {
+						t.Errorf("%s: finding %d = %+v: want class 2004, a uid, a title, severity 1–5, vendor %s", f, findings, o, name)
+					}
+					if o.Device != nil && o.Device.Hostname == "" && o.Device.UID == "" && o.Device.IP == "" {
+						t.Errorf("%s: finding %d has an empty device", f, findings)
+					}
+				}
+			}
+			if findings == 0 {
+				t.Errorf("no findings from %d files", len(files))
+			}
+			t.Logf("%d files, %d OCSF findings", len(files), findings)
+		})
+	}
+}
