@@ -10,6 +10,7 @@ import (
 	_ "github.com/bannin-soc/bannin/internal/connector/mail"        // registers the vendor
 	_ "github.com/bannin-soc/bannin/internal/connector/sentinelone" // registers the vendor
 	_ "github.com/bannin-soc/bannin/internal/connector/sophos"      // registers the vendor
+	_ "github.com/bannin-soc/bannin/internal/connector/syslog"      // registers the vendor
 	_ "github.com/bannin-soc/bannin/internal/connector/trellixhx"   // registers the vendor
 	_ "github.com/bannin-soc/bannin/internal/connector/withsecure"  // registers the vendor
 )
