@@ -34,7 +34,13 @@ func envelope(t *testing.T, source string, at time.Time, payload []byte) []byte 
 // replay` does, and returns the result and its JSON.
 func replay(t *testing.T, b backend, input []byte) (*app.Result, []byte) {
 	t.Helper()
-	cfg := app.Config{DB: b.fresh(t), Tenants: []*tenant.Tenant{hokuto(t)}, Simulate: true, VirtualTime: true,
+	return replayTenants(t, b, input, hokuto(t))
+}
+
+// replayTenants is replay for the given tenants.
+func replayTenants(t *testing.T, b backend, input []byte, tenants ...*tenant.Tenant) (*app.Result, []byte) {
+	t.Helper()
+	cfg := app.Config{DB: b.fresh(t), Tenants: tenants, Simulate: true, VirtualTime: true,
 		DryRunNotify: true, RetryBase: 5 * time.Millisecond, SecretKey: make([]byte, 32), Log: quiet()}
 	ctx := context.Background()
 	a, err := app.Open(ctx, cfg)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -40,6 +41,7 @@ type IncidentOut struct {
 	NeedsHuman    bool              `json:"needs_human"`
 	AlertCount    int               `json:"alert_count"`
 	Hosts         []string          `json:"hosts"`
+	Vendors       []string          `json:"vendors"` // whose alerts the incident holds
 	Techniques    []string          `json:"techniques"`
 	Evidence      []ticket.Evidence `json:"evidence"`
 	Actions       []ActionOut       `json:"actions"`
@@ -108,7 +110,17 @@ func (a *App) incidentOut(ctx context.Context, inc *ticket.Incident) (IncidentOu
 	o := IncidentOut{ID: inc.Ref, Tenant: inc.Tenant, Title: inc.Title, Priority: inc.Priority, Severity: inc.Severity,
 		Score: inc.Score, Status: string(inc.Status), Verdict: string(inc.Verdict), NeedsHuman: inc.NeedsHuman,
 		AlertCount: inc.AlertCount, Hosts: inc.Hosts, Techniques: inc.Techniques, Evidence: inc.Evidence,
-		Actions: []ActionOut{}, Notifications: []NotificationOut{}}
+		Actions: []ActionOut{}, Notifications: []NotificationOut{}, Vendors: []string{}}
+	alerts, err := a.DB.IncidentAlerts(ctx, inc.Tenant, inc.ID)
+	if err != nil {
+		return o, err
+	}
+	for _, r := range alerts {
+		if !slices.Contains(o.Vendors, r.Alert.Vendor) {
+			o.Vendors = append(o.Vendors, r.Alert.Vendor)
+		}
+	}
+	slices.Sort(o.Vendors)
 	acts, err := a.DB.IncidentActions(ctx, inc.Tenant, inc.ID)
 	if err != nil {
 		return o, err

@@ -81,6 +81,13 @@ func merge(t *Tenant, inc *ticket.Incident, a *alert.Alert, j judgement, level s
 	}
 	inc.NeedsHuman = inc.NeedsHuman || t.Policy.NeedsHuman(inc.Severity)
 	if !explains {
+		// How an address-only alert was tied to the host is always worth
+		// showing: it is why the alert is in this incident at all.
+		for _, e := range j.evidence {
+			if e.Signal == "host_match" {
+				inc.Evidence = append(inc.Evidence, e)
+			}
+		}
 		return
 	}
 	prefix := fmt.Sprintf("[%s@%s] ", orDash(a.Process.Name), host)

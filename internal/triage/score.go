@@ -52,6 +52,7 @@ type facts struct {
 	prevHosts    int // hosts the same pattern fired on in the prevalence window
 	prevDays     int
 	prevalenceOK bool // prevalence counted (not skipped)
+	hostVia      *hostMatch
 }
 
 // Prevalence thresholds: a pattern on this many hosts on this many days is a
@@ -75,6 +76,10 @@ func score(a *alert.Alert, f facts) judgement {
 		fmt.Sprintf("%s rated it %s (→ %d/100)", a.Vendor, orDash(a.VendorSeverity), a.Score),
 		fmt.Sprintf("%s の評価 %s（→ %d/100）", a.Vendor, orDash(a.VendorSeverity), a.Score))
 	j.priority = classify(a, &j)
+	if m := f.hostVia; m != nil {
+		j.add("host_match", 0, fmt.Sprintf("the alert names only the address %s; %s last saw host %s there", m.ip, m.vendor, m.host),
+			fmt.Sprintf("アラートにはアドレス %s のみ。%s が最後にこのアドレスで確認したホストは %s", m.ip, m.vendor, m.host))
+	}
 	if a.Action.Mitigated() {
 		j.add("vendor_action", -15, fmt.Sprintf("%s already %s it", a.Vendor, a.Action),
 			fmt.Sprintf("%s が対処済み（%s）", a.Vendor, actionJA[a.Action]))

@@ -8,7 +8,9 @@ package triage
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -35,6 +37,7 @@ type Store interface {
 	InsertAction(ctx context.Context, a *response.Action) error
 	InsertNotification(ctx context.Context, n *sqlstore.Notification) error
 	Audit(ctx context.Context, e sqlstore.AuditEntry) error
+	HostByIP(ctx context.Context, tenant, ip string, since time.Time) (sqlstore.HostAt, bool, error)
 }
 
 var _ Store = (*sqlstore.Tx)(nil)
@@ -44,6 +47,9 @@ const (
 	HostWindow       = 24 * time.Hour     // alerts of one host within this join one incident
 	SpreadWindow     = 7 * 24 * time.Hour // the same hash on another host within this is spread
 	PrevalenceWindow = 14 * 24 * time.Hour
+	// AddressWindow is how long an address stays with the host a vendor
+	// last named at it (DHCP leases move addresses between hosts).
+	AddressWindow = 7 * 24 * time.Hour
 )
 
 // Tenant is a tenant with its compiled policy, as triage needs it.
@@ -71,6 +77,10 @@ func Process(ctx context.Context, st Store, t *Tenant, a *alert.Alert, inboxID i
 		return Outcome{Disposition: Duplicate, Reason: "alert " + a.VendorID + " was already received"}, err
 	}
 	now := a.Received
+	via, err := matchHost(ctx, st, a, now)
+	if err != nil {
+		return Outcome{}, err
+	}
 	row := &sqlstore.AlertRow{InboxID: inboxID, Alert: *a, Score: a.Score, NoSpread: !suspicious(a)}
 	if reason, ok := t.Policy.Allowed(a); ok {
 		return suppress(ctx, st, row, "allowlist: "+reason)
@@ -82,6 +92,7 @@ func Process(ctx context.Context, st Store, t *Tenant, a *alert.Alert, inboxID i
 	if err != nil {
 		return Outcome{}, err
 	}
+	f.hostVia = via
 	j := score(a, f)
 	inc, disposition, err := place(ctx, st, a, f, now)
 	if err != nil {
@@ -103,6 +114,32 @@ func Process(ctx context.Context, st Store, t *Tenant, a *alert.Alert, inboxID i
 	row.Score, row.Disposition = j.score, disposition
 	return commit(ctx, st, t, row, inc, j, level, now)
 }
+
+// matchHost names the host of an alert that carries only addresses (a
+// firewall's or proxy's log line) after the host another vendor last saw at
+// one of them, so that the alert joins that host's incident. It returns
+// how, for the evidence, or nil when nothing was matched.
+func matchHost(ctx context.Context, st Store, a *alert.Alert, now time.Time) (*hostMatch, error) {
+	if name := strings.TrimSpace(a.Host.Name); name != "" {
+		if _, err := netip.ParseAddr(name); err != nil {
+			return nil, nil // a real name
+		}
+	}
+	for _, ip := range a.Host.IPs {
+		h, ok, err := st.HostByIP(ctx, a.Tenant, ip, now.Add(-AddressWindow))
+		if err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		a.Host.Name = h.HostKey
+		return &hostMatch{ip: ip, host: h.HostKey, vendor: h.Vendor}, nil
+	}
+	return nil, nil
+}
+
+type hostMatch struct{ ip, host, vendor string }
 
 // fold joins the same event, seen again while its incident is open.
 func fold(ctx context.Context, st Store, row *sqlstore.AlertRow) (Outcome, bool, error) {

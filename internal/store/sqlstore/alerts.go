@@ -79,6 +79,7 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 		return fmt.Errorf("insert alert %s: %w", a.VendorID, err)
 	}
 	r.ID = id
+	tx.noteHostIPs(a)
 	if tx.primed != nil {
 		tx.primed.sawAlert(r)
 	}

@@ -21,6 +21,7 @@ type behind struct {
 	finishes  []finish
 	incidents map[int64]*ticket.Incident // kept updates, by id
 	order     []int64
+	hostIPs   map[ipKey]HostAt // addresses named by this transaction's alerts
 }
 
 // keepIncident keeps a copy of an incident's new state.
@@ -73,6 +74,9 @@ func (tx *Tx) flush(ctx context.Context) error {
 		}
 	}
 	tx.behind.order, tx.behind.incidents = nil, nil
+	if err := tx.flushHostIPs(ctx); err != nil {
+		return err
+	}
 	if err := tx.flushAudits(ctx); err != nil {
 		return err
 	}
