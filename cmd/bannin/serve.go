@@ -39,6 +39,7 @@ type serveFlags struct {
 	maxInflight  int64
 	rescueAfter  time.Duration
 	verbose      bool
+	smtpIn       app.SMTPConfig
 }
 
 func env(name, def string) string {
@@ -65,6 +66,10 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.simulate, "simulate", false, "sources without a url use the built-in vendor simulator")
 	fl.Int64Var(&f.maxInflight, "max-inflight-bytes", 64<<20, "intake memory ceiling; beyond it webhooks get 503 + Retry-After")
 	fl.DurationVar(&f.rescueAfter, "job-rescue-after", 2*time.Minute, "a job running this long belonged to a dead node and runs again (PostgreSQL; jobs time out at half)")
+	fl.StringVar(&f.smtpIn.Listen, "smtp-listen", env("BANNIN_SMTP_LISTEN", ""), "inbound SMTP listener for tenants' mail sources, host:port (e.g. 0.0.0.0:2525) [BANNIN_SMTP_LISTEN]")
+	fl.StringVar(&f.smtpIn.Domain, "smtp-listen-domain", env("BANNIN_SMTP_LISTEN_DOMAIN", "localhost"), "name the inbound SMTP listener greets with")
+	fl.StringVar(&f.smtpIn.CertFile, "smtp-listen-cert", env("BANNIN_SMTP_LISTEN_CERT", ""), "PEM certificate: the inbound SMTP listener offers STARTTLS")
+	fl.StringVar(&f.smtpIn.KeyFile, "smtp-listen-key", env("BANNIN_SMTP_LISTEN_KEY", ""), "PEM key for --smtp-listen-cert")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log at info level")
 }
 
@@ -74,8 +79,11 @@ func newServe() *cobra.Command {
 		Use:   "serve --tenant FILE [--db postgres://…]",
 		Short: "Run the service: webhooks, pollers, triage, containment and notification jobs",
 		Long: `Run bannin. Alerts arrive by POST /v1/ingest/{tenant}/{source} (header
-X-Bannin-Signature: sha256=<hex HMAC-SHA256 of the body>, 202 once durable)
-and by polling each source that has a url. Stop with Ctrl-C.`,
+X-Bannin-Signature: sha256=<hex HMAC-SHA256 of the body>, 202 once durable),
+by polling each source that has a url, on the syslog listeners of syslog
+sources (listen_udp, listen_tcp, listen_tls in the tenant file), and by mail
+to the tenants' mail_address on --smtp-listen (250 once durable). Stop with
+Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.listen = env("BANNIN_LISTEN", f.listen)
@@ -99,7 +107,10 @@ func (f *serveFlags) config() (app.Config, error) {
 		return app.Config{}, err
 	}
 	cfg := app.Config{DB: f.db, Tenants: ts, Simulate: f.simulate, PollSimulators: f.simulate, PhoneWebhook: f.phoneURL,
-		MaxInflightBytes: f.maxInflight, RescueAfter: f.rescueAfter, Log: logger(f.verbose)}
+		MaxInflightBytes: f.maxInflight, RescueAfter: f.rescueAfter, Log: logger(f.verbose), SMTP: f.smtpIn}
+	if (f.smtpIn.CertFile == "") != (f.smtpIn.KeyFile == "") {
+		return cfg, fmt.Errorf("--smtp-listen-cert and --smtp-listen-key go together")
+	}
 	if cfg.SecretKey, err = f.secretKey(); err != nil {
 		return cfg, err
 	}

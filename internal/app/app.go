@@ -59,6 +59,8 @@ type Config struct {
 	RescueAfter time.Duration
 	// MaxInflightBytes caps intake memory (see intake.CommitterOptions).
 	MaxInflightBytes int64
+	// SMTP is the inbound alert-mail listener for mail sources.
+	SMTP SMTPConfig
 	Clock            func() time.Time
 	Log              *slog.Logger
 }
@@ -72,6 +74,7 @@ type App struct {
 	Processor *intake.Processor
 	dir       *directory
 	sims      []*simServer
+	listeners Listeners
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	log       *slog.Logger
@@ -149,6 +152,10 @@ func (a *App) Start(ctx context.Context) error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); p.Run(ctx) }()
 	}
+	if err := a.startListeners(ctx); err != nil {
+		a.closeListeners()
+		return err
+	}
 	return nil
 }
 
@@ -161,6 +168,7 @@ func (a *App) Close(ctx context.Context) error {
 			a.log.Warn("stopping jobs", "err", err)
 		}
 		cancel()
+		a.closeListeners() // before intake stops: they hand on what they hold
 		a.cancel()
 		a.wg.Wait()
 		a.Committer.Wait()

@@ -23,13 +23,21 @@ type fileTenant struct {
 }
 
 type fileSource struct {
-	Name              string `yaml:"name"`
-	Vendor            string `yaml:"vendor"`
-	WebhookSecretFile string `yaml:"webhook_secret_file,omitempty"`
-	URL               string `yaml:"url,omitempty"`
-	ClientIDFile      string `yaml:"client_id_file,omitempty"`
-	ClientSecretFile  string `yaml:"client_secret_file,omitempty"`
-	Poll              string `yaml:"poll,omitempty"`
+	Name              string   `yaml:"name"`
+	Vendor            string   `yaml:"vendor"`
+	WebhookSecretFile string   `yaml:"webhook_secret_file,omitempty"`
+	URL               string   `yaml:"url,omitempty"`
+	ClientIDFile      string   `yaml:"client_id_file,omitempty"`
+	ClientSecretFile  string   `yaml:"client_secret_file,omitempty"`
+	Poll              string   `yaml:"poll,omitempty"`
+	ListenUDP         string   `yaml:"listen_udp,omitempty"`
+	ListenTCP         string   `yaml:"listen_tcp,omitempty"`
+	ListenTLS         string   `yaml:"listen_tls,omitempty"`
+	TLSCertFile       string   `yaml:"tls_cert_file,omitempty"`
+	TLSKeyFile        string   `yaml:"tls_key_file,omitempty"`
+	AllowedPeers      []string `yaml:"allowed_peers,flow,omitempty"`
+	MailAddress       string   `yaml:"mail_address,omitempty"`
+	AllowedSenders    []string `yaml:"allowed_senders,flow,omitempty"`
 }
 
 type fileContainment struct {
@@ -99,7 +107,12 @@ func (t *Tenant) MarshalYAML() (any, error) {
 	}
 	for _, s := range t.Sources {
 		fs := fileSource{Name: s.Name, Vendor: s.Vendor, WebhookSecretFile: s.WebhookSecretFile,
-			URL: s.URL, ClientIDFile: s.ClientIDFile, ClientSecretFile: s.ClientSecretFile}
+			URL: s.URL, ClientIDFile: s.ClientIDFile, ClientSecretFile: s.ClientSecretFile,
+			ListenUDP: s.ListenUDP, ListenTCP: s.ListenTCP, ListenTLS: s.ListenTLS, TLSCertFile: s.TLSCertFile,
+			TLSKeyFile: s.TLSKeyFile, MailAddress: s.MailAddress, AllowedSenders: s.AllowedSenders}
+		for _, p := range s.AllowedPeers {
+			fs.AllowedPeers = append(fs.AllowedPeers, p.String())
+		}
 		if s.Poll != 0 {
 			fs.Poll = s.Poll.String()
 		}

@@ -9,7 +9,7 @@ import (
 // Every case names the exact messages expected, each with its line. head
 // takes lines 1–4, so a case's own lines start at 5.
 func TestParseErrors(t *testing.T) {
-	vendors := WithVendors(func(v string) bool { return v == "crowdstrike" })
+	vendors := WithVendors(func(v string) bool { return v == "crowdstrike" || v == "syslog" || v == "mail" })
 	tests := []struct {
 		name  string
 		src   string
@@ -59,7 +59,23 @@ func TestParseErrors(t *testing.T) {
 		{"source unknown vendor", head + "sources:\n  - name: f\n    vendor: mcafee\n",
 			nil, []string{`tenant.yaml:7: vendor "mcafee": no such connector`}},
 		{"source unknown key", head + "sources:\n  - name: f\n    vendor: crowdstrike\n    secret: x\n",
-			nil, []string{`tenant.yaml:8: unknown key "secret" (want one of: name, vendor, webhook_secret_file, url, client_id_file, client_secret_file, poll)`}},
+			nil, []string{`tenant.yaml:8: unknown key "secret" (want one of: name, vendor, webhook_secret_file, url, client_id_file, client_secret_file, poll, listen_udp, listen_tcp, listen_tls, tls_cert_file, tls_key_file, allowed_peers, mail_address, allowed_senders)`}},
+		{"listen on a non-syslog source", head + "sources:\n  - name: f\n    vendor: crowdstrike\n    listen_udp: 0.0.0.0:5514\n",
+			nil, []string{`tenant.yaml:8: listen_udp: only syslog sources listen (this one is crowdstrike)`}},
+		{"listen address", head + "sources:\n  - name: fw\n    vendor: syslog\n    listen_tcp: 5514\n",
+			nil, []string{`tenant.yaml:8: listen_tcp "5514": want host:port, e.g. 0.0.0.0:5514`}},
+		{"syslog without a listener", head + "sources:\n  - name: fw\n    vendor: syslog\n",
+			nil, []string{`tenant.yaml:6: syslog source fw: give listen_udp, listen_tcp or listen_tls`}},
+		{"listen_tls without a certificate", head + "sources:\n  - name: fw\n    vendor: syslog\n    listen_tls: :6514\n",
+			nil, []string{`tenant.yaml:8: listen_tls needs tls_cert_file and tls_key_file, and they need listen_tls`}},
+		{"allowed peers", head + "sources:\n  - name: fw\n    vendor: syslog\n    listen_udp: :5514\n    allowed_peers: [10.0.0.0/33, fw01]\n",
+			nil, []string{`tenant.yaml:9: allowed_peers "10.0.0.0/33": want an address or a network (10.0.0.0/8)`, `allowed_peers "fw01": want`}},
+		{"mail without senders", head + "sources:\n  - name: m\n    vendor: mail\n    mail_address: acme@alerts.soc.example\n",
+			nil, []string{`tenant.yaml:6: mail source m: give mail_address and allowed_senders`}},
+		{"mail sender", head + "sources:\n  - name: m\n    vendor: mail\n    mail_address: acme@soc.example\n    allowed_senders: [nx01]\n",
+			nil, []string{`tenant.yaml:9: allowed_senders "nx01": want an address or @domain`}},
+		{"mail address on another vendor", head + "sources:\n  - name: f\n    vendor: crowdstrike\n    mail_address: a@b.example\n",
+			nil, []string{`tenant.yaml:6: source f: mail_address and allowed_senders are for mail sources`}},
 		{"webhook secret missing", head + "sources:\n  - name: f\n    vendor: crowdstrike\n    webhook_secret_file: nope.hook\n",
 			nil, []string{`tenant.yaml:8: webhook_secret_file: open `, `nope.hook: no such file or directory`}},
 		{"webhook secret empty", head + "sources:\n  - name: f\n    vendor: crowdstrike\n    webhook_secret_file: empty.hook\n",

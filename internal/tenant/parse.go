@@ -326,3 +326,20 @@ func (d *decoder) secret(n *yaml.Node, key, name string) []byte {
 	}
 	return b
 }
+
+// path resolves a file named by key relative to the tenant file's
+// directory, checking that it can be read; "" when the key is absent.
+func (d *decoder) path(n *yaml.Node, key string) string {
+	name := d.str(n, key)
+	if name == "" {
+		return ""
+	}
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(d.dir, p)
+	}
+	if _, err := readLimited(p, 1<<20); err != nil {
+		d.errorf(n, "%s: %v", key, err)
+	}
+	return p
+}

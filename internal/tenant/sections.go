@@ -2,6 +2,8 @@ package tenant
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"regexp"
@@ -154,7 +156,8 @@ func clock(s string) (time.Duration, error) {
 	return h, nil
 }
 
-var sourceKeys = []string{"name", "vendor", "webhook_secret_file", "url", "client_id_file", "client_secret_file", "poll"}
+var sourceKeys = []string{"name", "vendor", "webhook_secret_file", "url", "client_id_file", "client_secret_file", "poll",
+	"listen_udp", "listen_tcp", "listen_tls", "tls_cert_file", "tls_key_file", "allowed_peers", "mail_address", "allowed_senders"}
 
 func (d *decoder) sources(n *yaml.Node) []Source {
 	var out []Source
@@ -176,6 +179,7 @@ func (d *decoder) sources(n *yaml.Node) []Source {
 			d.errorf(f["vendor"], "vendor %q: no such connector", s.Vendor)
 		}
 		d.sourceAPI(f, &s)
+		d.sourcePush(f, &s)
 		out = append(out, s)
 	}
 	return out
@@ -211,6 +215,66 @@ func (d *decoder) sourceAPI(f map[string]*yaml.Node, s *Source) {
 	}
 	if s.URL != "" && s.Poll == 0 {
 		s.Poll = 30 * time.Second
+	}
+}
+
+// sourcePush decodes the listeners of push sources: syslog addresses and
+// the mail address with its allowed senders.
+func (d *decoder) sourcePush(f map[string]*yaml.Node, s *Source) {
+	for _, l := range []struct {
+		key string
+		to  *string
+	}{{"listen_udp", &s.ListenUDP}, {"listen_tcp", &s.ListenTCP}, {"listen_tls", &s.ListenTLS}} {
+		if *l.to = d.str(f[l.key], l.key); *l.to == "" {
+			continue
+		}
+		if s.Vendor != "syslog" {
+			d.errorf(f[l.key], "%s: only syslog sources listen (this one is %s)", l.key, s.Vendor)
+		} else if _, port, err := net.SplitHostPort(*l.to); err != nil || port == "" {
+			d.errorf(f[l.key], "%s %q: want host:port, e.g. 0.0.0.0:5514", l.key, *l.to)
+		}
+	}
+	s.TLSCertFile, s.TLSKeyFile = d.path(f["tls_cert_file"], "tls_cert_file"), d.path(f["tls_key_file"], "tls_key_file")
+	if (s.ListenTLS != "") != (s.TLSCertFile != "" && s.TLSKeyFile != "") {
+		n := f["listen_tls"]
+		if n == nil {
+			n = f["tls_cert_file"]
+			if n == nil {
+				n = f["tls_key_file"]
+			}
+		}
+		d.errorf(n, "listen_tls needs tls_cert_file and tls_key_file, and they need listen_tls")
+	}
+	for _, c := range d.seq(f["allowed_peers"], "allowed_peers") {
+		v := d.str(c, "allowed_peers")
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				d.errorf(c, "allowed_peers %q: want an address or a network (10.0.0.0/8)", v)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		s.AllowedPeers = append(s.AllowedPeers, p.Masked())
+	}
+	s.MailAddress = strings.ToLower(strings.TrimSpace(d.str(f["mail_address"], "mail_address")))
+	s.AllowedSenders = d.strs(f["allowed_senders"], "allowed_senders")
+	switch {
+	case s.Vendor == "syslog" && !s.Listens() && s.WebhookSecretFile == "":
+		d.errorf(f["name"], "syslog source %s: give listen_udp, listen_tcp or listen_tls", s.Name)
+	case s.Vendor == "mail" && (s.MailAddress == "" || len(s.AllowedSenders) == 0):
+		d.errorf(f["name"], "mail source %s: give mail_address and allowed_senders (the appliances' sender addresses or @domain)", s.Name)
+	case s.Vendor != "mail" && (s.MailAddress != "" || len(s.AllowedSenders) > 0):
+		d.errorf(f["name"], "source %s: mail_address and allowed_senders are for mail sources", s.Name)
+	}
+	if s.MailAddress != "" && !strings.Contains(s.MailAddress, "@") {
+		d.errorf(f["mail_address"], "mail_address %q: want an e-mail address", s.MailAddress)
+	}
+	for i, a := range s.AllowedSenders {
+		if !strings.Contains(a, "@") {
+			d.errorf(f["allowed_senders"].Content[i], "allowed_senders %q: want an address or @domain", a)
+		}
 	}
 }
 

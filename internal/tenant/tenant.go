@@ -6,6 +6,7 @@ package tenant
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -58,13 +59,29 @@ type Source struct {
 	ClientID         string `json:"-"` // read from ClientIDFile
 	ClientSecret     string `json:"-"` // read from ClientSecretFile
 	Poll             time.Duration
+
+	// Syslog sources (vendor syslog) listen on their own addresses:
+	// ListenUDP, ListenTCP and ListenTLS (with TLSCertFile and TLSKeyFile).
+	ListenUDP, ListenTCP, ListenTLS string
+	TLSCertFile, TLSKeyFile         string
+	// AllowedPeers limits which networks may send to a syslog source, or
+	// connect to the SMTP listener for a mail source; empty allows all.
+	AllowedPeers []netip.Prefix
+	// Mail sources (vendor mail) take alert mails sent to MailAddress
+	// from AllowedSenders (addresses, or @domain for a whole domain).
+	MailAddress    string
+	AllowedSenders []string
 }
+
+// Listens reports whether the source receives pushes on its own listener
+// (syslog) rather than pulling or taking webhooks.
+func (s Source) Listens() bool { return s.ListenUDP != "" || s.ListenTCP != "" || s.ListenTLS != "" }
 
 // String describes the source without its secrets, so that logging a tenant
 // never leaks them.
 func (s Source) String() string {
-	return fmt.Sprintf("{Name:%s Vendor:%s URL:%s WebhookSecretFile:%s Poll:%s}",
-		s.Name, s.Vendor, s.URL, s.WebhookSecretFile, s.Poll)
+	return fmt.Sprintf("{Name:%s Vendor:%s URL:%s WebhookSecretFile:%s Poll:%s Listen:%s/%s/%s MailAddress:%s}",
+		s.Name, s.Vendor, s.URL, s.WebhookSecretFile, s.Poll, s.ListenUDP, s.ListenTCP, s.ListenTLS, s.MailAddress)
 }
 
 // Mode is how eagerly bannin isolates an endpoint.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,8 @@ var exampleFiles = map[string]string{
 	"falcon.hook":          "hook-secret\n",
 	"falcon.client-id":     "client-id\n",
 	"falcon.client-secret": "client-secret\n",
+	"syslog.crt":           "certificate\n",
+	"syslog.key":           "key\n",
 }
 
 // tenantOpts compares tenants parsed from different files: zones by name,
@@ -42,6 +45,7 @@ var tenantOpts = cmp.Options{
 	cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() }),
 	cmpopts.IgnoreFields(Rule{}, "Line"),
 	cmpopts.EquateEmpty(),
+	cmpopts.EquateComparable(netip.Prefix{}),
 }
 
 func TestDemoParses(t *testing.T) {
