@@ -37,6 +37,13 @@ import (
 	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 )
 
+// dieWithTest makes a child process get SIGKILL when the test process
+// dies, even by a panic or a time-out that skips the cleanups: an orphaned
+// node would otherwise run on and load the machine.
+func dieWithTest() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -114,6 +121,7 @@ func newHarness(t *testing.T, nodes int) *harness {
 	}
 	simAddr := freeAddr(t)
 	sim := exec.Command(h.bin, "sim", "crowdstrike", "--listen", simAddr)
+	sim.SysProcAttr = dieWithTest()
 	sim.Stdout, sim.Stderr = os.Stderr, os.Stderr
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
@@ -167,6 +175,7 @@ func (h *harness) start(i int) {
 	defer h.serveMu.Unlock()
 	cmd := exec.Command(h.bin, "serve", "--tenant", filepath.Join(h.dir, "tenant.yaml"), "--db", h.db,
 		"--listen", h.listens[i], "--secret-key-file", filepath.Join(h.dir, "key"), "--job-rescue-after", "6s")
+	cmd.SysProcAttr = dieWithTest()
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -79,6 +79,9 @@ func TestCrashFloodPostgresRestart(t *testing.T) {
 		t.Skip("the crash harness builds and runs bannin; skipped with -short")
 	}
 	pg := startPrivatePG(t)
+	// A time-out panic skips the cleanups; stop the server then too.
+	stop := time.AfterFunc(8*time.Minute, func() { pg.run("pg_ctl", "-D", pg.data, "-m", "immediate", "-w", "stop") })
+	defer stop.Stop()
 	h := newHarness(t, 2)
 	h.db, h.driver = pg.url(), "pgx"
 	h.midFlood = func() {
