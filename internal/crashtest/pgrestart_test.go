@@ -61,6 +61,16 @@ func (p *privatePG) run(tool string, args ...string) {
 	}
 }
 
+// kill stops the server at once, ignoring errors (it may be down already).
+func (p *privatePG) kill() {
+	args := []string{"-D", p.data, "-m", "immediate", "stop"}
+	cmd := exec.Command(filepath.Join(p.bin, "pg_ctl"), args...)
+	if p.asPG {
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(p.bin, "pg_ctl")}, args...)...)
+	}
+	_ = cmd.Run()
+}
+
 func (p *privatePG) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
 }
@@ -80,7 +90,7 @@ func TestCrashFloodPostgresRestart(t *testing.T) {
 	}
 	pg := startPrivatePG(t)
 	// A time-out panic skips the cleanups; stop the server then too.
-	stop := time.AfterFunc(8*time.Minute, func() { pg.run("pg_ctl", "-D", pg.data, "-m", "immediate", "-w", "stop") })
+	stop := time.AfterFunc(8*time.Minute, pg.kill)
 	defer stop.Stop()
 	h := newHarness(t, 2)
 	h.db, h.driver = pg.url(), "pgx"
