@@ -21,11 +21,25 @@ lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; exit 1)
 
-fuzz:            ## run every fuzz target for FUZZTIME each (default 30s)
-	$(GO) test ./internal/connector/crowdstrike -run '^$$' -fuzz FuzzDecode -fuzztime $${FUZZTIME:-30s}
-	$(GO) test ./internal/connector -run '^$$' -fuzz FuzzSplit -fuzztime $${FUZZTIME:-30s}
-	$(GO) test ./internal/intake -run '^$$' -fuzz FuzzWebhook -fuzztime $${FUZZTIME:-30s}
-	$(GO) test ./internal/tenant -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s}
+fuzz:            ## run every fuzz target for FUZZTIME each (default 30s; 18 targets)
+	$(GO) test ./internal/connector -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/carbonblack -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/crowdstrike -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/cybereason -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/defender -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/jsonfield -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/mail -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/sentinelone -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/sophos -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/syslog -run '^$$' -fuzz '^FuzzCEF$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/syslog -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/syslog -run '^$$' -fuzz '^FuzzFraming$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/syslog -run '^$$' -fuzz '^FuzzLEEF$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/trellixhx -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/withsecure -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/intake -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/slo -run '^$$' -fuzz '^FuzzAddDuration$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/tenant -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
 
 bench:           ## whole-pipeline figures on this machine (see docs/BENCHMARKS.md)
 	$(GO) run ./cmd/bannin bench ingest --store sqlite --alerts 20000
