@@ -48,8 +48,8 @@ func TestResponderIsolateRelease(t *testing.T) {
 		}
 	}
 	want := []LedgerEntry{
-		{AgentID: testAgent, Action: "disconnect", Key: "inc-1/isolate", Status: 200},
-		{AgentID: testAgent, Action: "connect", Key: "inc-1/release", Status: 200},
+		{HostID: testAgent, Action: "disconnect", Key: "inc-1/isolate", Status: 200},
+		{HostID: testAgent, Action: "connect", Key: "inc-1/release", Status: 200},
 	}
 	if diff := cmp.Diff(want, sim.Ledger(), cmpopts.IgnoreFields(LedgerEntry{}, "At")); diff != "" {
 		t.Errorf("ledger (-want +got):\n%s", diff)

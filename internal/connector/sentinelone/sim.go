@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/bannin-soc/bannin/internal/connector/simkit"
-	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 )
 
 // SimToken is the API token a simulator accepts unless WithToken sets
@@ -28,40 +27,27 @@ const SimToken = "bannin-sim-s1-apitoken-0123456789abcdef"
 // `bannin sim sentinelone --listen`. All methods are safe for concurrent use.
 type Sim struct {
 	simkit.Faults // injected failures and latency (FailNext)
-	mu            sync.Mutex
-	token         string
-	now           func() time.Time
-	retryAfter    time.Duration
+	ledger        simkit.Ledger
+	// threats and alerts are the two lists, in (createdAt, id) order with
+	// simkit's cursor (the sort key of the last item returned).
+	threats simkit.Feed
+	alerts  simkit.Feed
 
-	threats  []*simItem
-	alerts   []*simItem
-	threatID map[string]bool
-	alertID  map[string]bool
-	agents   map[string]*simAgent
-	calls    map[string]int
-	ledger   []LedgerEntry
-	denied   map[string]bool
-	seq      int
-	requests int
+	mu         sync.Mutex
+	token      string
+	now        func() time.Time
+	retryAfter time.Duration
+	agents     map[string]*simAgent
+	denied     map[string]bool
+	seq        int
+	requests   int
 
 	mux *http.ServeMux
 }
 
-// LedgerEntry is one disconnect or connect call the simulator received.
-type LedgerEntry struct {
-	At      time.Time
-	AgentID string
-	Action  string // "disconnect" or "connect"
-	Key     string // X-Bannin-Idempotency-Key, else action+":"+agentID
-	Status  int    // HTTP status answered
-}
-
-// simItem is one threat or alert, with its list sort key.
-type simItem struct {
-	id      string
-	created time.Time
-	raw     json.RawMessage
-}
+// LedgerEntry is one action call the simulator received: HostID is the
+// agent id (disconnect, connect).
+type LedgerEntry = simkit.Entry
 
 type simAgent struct {
 	id, name, os string
@@ -88,8 +74,7 @@ func WithRetryAfter(d time.Duration) SimOption { return func(s *Sim) { s.retryAf
 func NewSim(opts ...SimOption) *Sim {
 	s := &Sim{
 		token: SimToken, now: time.Now, retryAfter: 2 * time.Second,
-		threatID: map[string]bool{}, alertID: map[string]bool{},
-		agents: map[string]*simAgent{}, calls: map[string]int{}, denied: map[string]bool{},
+		agents: map[string]*simAgent{}, denied: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -179,19 +164,12 @@ func (s *Sim) injectLocked(p []byte) error {
 			return err
 		}
 	}
-	it := &simItem{id: idOf(f), created: f.Obj(infoKey).Time("createdAt"), raw: raw}
-	seen := s.threatID
+	feed := &s.threats
 	if !isThreat {
-		seen = s.alertID
+		feed = &s.alerts
 	}
-	if seen[it.id] {
-		return fmt.Errorf("id %q injected twice", it.id)
-	}
-	seen[it.id] = true
-	if isThreat {
-		s.threats = insertSorted(s.threats, it)
-	} else {
-		s.alerts = insertSorted(s.alerts, it)
+	if err := feed.Add(simkit.Item{ID: idOf(f), Created: f.Obj(infoKey).Time("createdAt"), Raw: raw}); err != nil {
+		return fmt.Errorf("injected twice: %w", err)
 	}
 	rt := f.Obj("agentRealtimeInfo")
 	if isThreat {
@@ -209,33 +187,6 @@ func setIn(m map[string]any, obj, key string, v any) {
 		m[obj] = o
 	}
 	o[key] = v
-}
-
-// insertSorted keeps items in list order: createdAt, then id.
-func insertSorted(items []*simItem, it *simItem) []*simItem {
-	i := sort.Search(len(items), func(i int) bool { return itemLess(it, items[i]) })
-	items = append(items, nil)
-	copy(items[i+1:], items[i:])
-	items[i] = it
-	return items
-}
-
-func itemLess(a, b *simItem) bool {
-	if c := a.created.Compare(b.created); c != 0 {
-		return c < 0
-	}
-	return cmpID(a.id, b.id) < 0
-}
-
-// cmpID orders numeric ids by value (shorter is smaller), others by text.
-func cmpID(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
 }
 
 // learnLocked records an agent; a known agent keeps its network status.
@@ -266,12 +217,7 @@ func (s *Sim) AddDevice(agentID, hostName string) {
 
 // Contained implements connector.Simulator: the agent is disconnected from
 // the network.
-func (s *Sim) Contained(hostID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.agents[hostID]
-	return a != nil && a.status == NetDisconnected
-}
+func (s *Sim) Contained(hostID string) bool { return s.ledger.Contained(hostID) }
 
 // NetworkStatus returns a known agent's networkStatus.
 func (s *Sim) NetworkStatus(agentID string) (string, bool) {
@@ -289,25 +235,24 @@ func (s *Sim) SetNetworkStatus(agentID, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a := s.agents[agentID]; a != nil {
-		a.status = status
+		s.setStatusLocked(a, status)
 	}
+}
+
+// setStatusLocked sets an agent's networkStatus and keeps the ledger's
+// containment state with it: contained is disconnected.
+func (s *Sim) setStatusLocked(a *simAgent, status string) {
+	a.status = status
+	s.ledger.SetContained(a.id, status == NetDisconnected)
 }
 
 // Calls implements connector.Simulator: disconnect and connect calls
 // received per idempotency key (X-Bannin-Idempotency-Key, else
 // action+":"+agentID).
-func (s *Sim) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.calls)
-}
+func (s *Sim) Calls() map[string]int { return s.ledger.Calls() }
 
-// Ledger returns every disconnect and connect call in arrival order.
-func (s *Sim) Ledger() []LedgerEntry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]LedgerEntry(nil), s.ledger...)
-}
+// Ledger returns every action call in arrival order.
+func (s *Sim) Ledger() []LedgerEntry { return s.ledger.Entries() }
 
 // Requests returns how many API requests the simulator answered.
 func (s *Sim) Requests() int {
@@ -326,15 +271,11 @@ func (s *Sim) DenyPermission(perm string) {
 
 // ThreatIDs returns the ids of the injected threats in list order
 // (createdAt, then id).
-func (s *Sim) ThreatIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]string, len(s.threats))
-	for i, t := range s.threats {
-		ids[i] = t.id
-	}
-	return ids
-}
+func (s *Sim) ThreatIDs() []string { return s.threats.IDs() }
+
+// AlertIDs returns the ids of the injected STAR alerts in list order
+// (createdAt, then id).
+func (s *Sim) AlertIDs() []string { return s.alerts.IDs() }
 
 // Describe is a human-readable summary of the credentials and endpoints.
 func (s *Sim) Describe() string {
@@ -352,7 +293,7 @@ func (s *Sim) Describe() string {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	fmt.Fprintf(&b, "  %d threats, %d alerts, %d agents\n", len(s.threats), len(s.alerts), len(ids))
+	fmt.Fprintf(&b, "  %d threats, %d alerts, %d agents\n", s.threats.Len(), s.alerts.Len(), len(ids))
 	for _, id := range ids {
 		fmt.Fprintf(&b, "    %s  %s  %s\n", id, s.agents[id].name, s.agents[id].status)
 	}

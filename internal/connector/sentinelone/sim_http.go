@@ -2,10 +2,8 @@ package sentinelone
 
 import (
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,9 +11,8 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 )
-
-const maxSimBody = 4 << 20
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
@@ -49,21 +46,15 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // fail writes SentinelOne's error shape {"errors":[{code,title,detail}]}.
 func (s *Sim) fail(w http.ResponseWriter, status, code int, title, detail string) {
 	if status == http.StatusTooManyRequests {
 		s.mu.Lock()
 		after := s.retryAfter
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
+		simkit.SetRetryAfter(w, after)
 	}
-	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"code": code, "title": title, "detail": detail}}})
+	simkit.WriteJSON(w, status, map[string]any{"errors": []map[string]any{{"code": code, "title": title, "detail": detail}}})
 }
 
 // authed checks the ApiToken header and the permission before calling h.
@@ -85,36 +76,17 @@ func (s *Sim) authed(perm string, h http.HandlerFunc) http.Handler {
 	})
 }
 
-// pageKey is the simulator's nextCursor: the sort key of the last item of
-// the page, so that paging stays exact while items are added.
-type pageKey struct {
-	T  time.Time `json:"t"`
-	ID string    `json:"id"`
-}
-
-func encodeCursor(it *simItem) string {
-	b, _ := json.Marshal(pageKey{T: it.created, ID: it.id})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (*simItem, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	var k pageKey
-	if err != nil || json.Unmarshal(b, &k) != nil || k.ID == "" {
-		return nil, fmt.Errorf("invalid cursor")
-	}
-	return &simItem{id: k.ID, created: k.T}, nil
-}
-
-// listFilter is a list query: time bounds on createdAt, a cursor, a limit.
+// listFilter is a list query: time bounds on createdAt, ids, a cursor
+// (simkit's: the sort key of the last item returned), a limit.
 type listFilter struct {
 	gt, gte, lt, lte time.Time
-	after            *simItem
+	ids              map[string]bool
+	cursor           string
 	limit            int
 }
 
 func parseListQuery(q url.Values, threats bool) (listFilter, error) {
-	lf := listFilter{limit: 10}
+	lf := listFilter{limit: 10, cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -139,25 +111,27 @@ func parseListQuery(q url.Values, threats bool) (listFilter, error) {
 			}
 		}
 	}
-	if v := q.Get("cursor"); v != "" {
-		k, err := decodeCursor(v)
-		if err != nil {
-			return lf, err
+	for _, v := range q["ids"] {
+		for _, id := range jsonfield.SplitList(v) {
+			if lf.ids == nil {
+				lf.ids = map[string]bool{}
+			}
+			lf.ids[id] = true
 		}
-		lf.after = k
 	}
 	return lf, nil
 }
 
-func (lf listFilter) match(it *simItem) bool {
-	t := it.created
+func (lf listFilter) keep(it simkit.Item) bool {
+	t := it.Created
 	return (lf.gt.IsZero() || t.After(lf.gt)) && (lf.gte.IsZero() || !t.Before(lf.gte)) &&
-		(lf.lt.IsZero() || t.Before(lf.lt)) && (lf.lte.IsZero() || !t.After(lf.lte))
+		(lf.lt.IsZero() || t.Before(lf.lt)) && (lf.lte.IsZero() || !t.After(lf.lte)) &&
+		(lf.ids == nil || lf.ids[it.ID])
 }
 
 // listHandler implements GET threats and GET cloud-detection/alerts:
 // {"data":[…],"pagination":{"nextCursor":…,"totalItems":N}}; nextCursor is
-// null on the last page.
+// null on the last page, as SentinelOne sends it.
 func (s *Sim) listHandler(threats bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		lf, err := parseListQuery(r.URL.Query(), threats)
@@ -165,39 +139,26 @@ func (s *Sim) listHandler(threats bool) http.HandlerFunc {
 			s.fail(w, http.StatusBadRequest, 4000010, "Validation Error", err.Error())
 			return
 		}
-		s.mu.Lock()
-		items := s.threats
+		feed := &s.threats
 		if !threats {
-			items = s.alerts
+			feed = &s.alerts
 		}
-		total := 0
-		data := []json.RawMessage{}
-		var last *simItem
-		more := false
-		for _, it := range items {
-			if !lf.match(it) {
-				continue
-			}
-			total++
-			if lf.after != nil && !itemLess(lf.after, it) {
-				continue
-			}
-			if len(data) == lf.limit {
-				more = true
-				continue
-			}
-			data = append(data, it.raw)
-			last = it
+		page, err := feed.Read(simkit.Query{Cursor: lf.cursor, Keep: lf.keep, Limit: lf.limit})
+		if err != nil {
+			s.fail(w, http.StatusBadRequest, 4000010, "Validation Error", err.Error())
+			return
 		}
-		s.mu.Unlock()
+		data := make([]json.RawMessage, len(page.Items))
+		for i, it := range page.Items {
+			data[i] = s.current(threats, it)
+		}
 		var next *string
-		if more {
-			c := encodeCursor(last)
-			next = &c
+		if page.More {
+			next = &page.Next
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{
 			"data":       data,
-			"pagination": map[string]any{"nextCursor": next, "totalItems": total},
+			"pagination": map[string]any{"nextCursor": next, "totalItems": page.Total},
 		})
 	}
 }
@@ -223,7 +184,7 @@ func (s *Sim) listAgents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"data": data, "pagination": map[string]any{"nextCursor": nil, "totalItems": len(data)},
 	})
 }
@@ -239,8 +200,7 @@ func (s *Sim) agentAction(action, want string) http.HandlerFunc {
 				IDs []string `json:"ids"`
 			} `json:"filter"`
 		}
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSimBody))
-		if err != nil || json.Unmarshal(b, &body) != nil || len(body.Filter.IDs) == 0 {
+		if err := simkit.ReadJSON(w, r, &body); err != nil || len(body.Filter.IDs) == 0 {
 			s.fail(w, http.StatusBadRequest, 4000010, "Validation Error", `body must be {"filter":{"ids":["<agentId>"]}}`)
 			return
 		}
@@ -248,19 +208,19 @@ func (s *Sim) agentAction(action, want string) http.HandlerFunc {
 		affected := 0
 		s.mu.Lock()
 		for _, id := range body.Filter.IDs {
-			k := key
-			if k == "" {
-				k = action + ":" + id
-			}
-			a := s.agents[id]
-			if a != nil {
-				a.status = want
+			if a := s.agents[id]; a != nil {
+				s.setStatusLocked(a, want)
 				affected++
 			}
-			s.calls[k]++
-			s.ledger = append(s.ledger, LedgerEntry{At: s.now(), AgentID: id, Action: action, Key: k, Status: http.StatusOK})
+			s.ledger.Record(simkit.Entry{At: s.now(), HostID: id, Action: action, Key: key, Status: http.StatusOK})
 		}
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]int{"affected": affected}})
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]int{"affected": affected}})
 	}
+}
+
+// current returns a list item as the console shows it now: a threat whose
+// mitigation changed since it was injected is served in its new state.
+func (s *Sim) current(threats bool, it simkit.Item) json.RawMessage {
+	return it.Raw
 }
