@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/bannin-soc/bannin/internal/connector/simkit"
 	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 )
 
 // Default simulator settings.
@@ -36,22 +36,21 @@ const (
 // All methods are safe for concurrent use.
 type Sim struct {
 	simkit.Faults // injected failures and latency (FailNext)
-	mu            sync.Mutex
-	id, secret    string
-	now           func() time.Time
-	ttl           time.Duration
-	retryAfter    time.Duration
+	tokens        *simkit.Tokens
+	feed          simkit.Feed   // alerts in (created_timestamp, composite_id) order
+	ledger        simkit.Ledger // contain and lift_containment calls, containment state
 
-	tokens  map[string]time.Time // bearer token → expiry
-	issued  int
-	alerts  []*simAlert
-	byID    map[string]*simAlert
-	devices map[string]*simDevice
-	calls   map[string]int
-	ledger  []LedgerEntry
-	denied  map[string]bool
-	seq     int // alerts injected, for assigned composite ids
-	traces  int // answers sent, for trace ids
+	mu         sync.Mutex
+	id, secret string // options, until NewSim makes tokens
+	ttl        time.Duration
+	now        func() time.Time
+	retryAfter time.Duration
+
+	byID    map[string]*simAlert      // composite id → alert, for FQL and entities
+	order   []string                  // composite ids in injection order
+	devices map[string]map[string]any // AID → device fields learned from alerts
+	seq     int                       // alerts injected, for assigned composite ids
+	traces  int                       // answers sent, for trace ids
 
 	mux *http.ServeMux
 }
@@ -66,16 +65,8 @@ type LedgerEntry struct {
 }
 
 type simAlert struct {
-	id      string
-	seq     int
-	created time.Time
-	f       jsonfield.Object
-	raw     json.RawMessage
-}
-
-type simDevice struct {
-	record map[string]any // device fields learned from alerts
-	status string
+	f   jsonfield.Object
+	raw json.RawMessage
 }
 
 // SimOption configures a Sim.
@@ -105,12 +96,12 @@ func NewSim(opts ...SimOption) *Sim {
 	s := &Sim{
 		id: SimClientID, secret: SimClientSecret,
 		now: time.Now, ttl: 1799 * time.Second, retryAfter: 2 * time.Second,
-		tokens: map[string]time.Time{}, byID: map[string]*simAlert{},
-		devices: map[string]*simDevice{}, calls: map[string]int{}, denied: map[string]bool{},
+		byID: map[string]*simAlert{}, devices: map[string]map[string]any{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.tokens = simkit.NewTokens(s.id, s.secret, "simtoken", s.ttl, s.now)
 	s.routes()
 	return s
 }
@@ -118,7 +109,7 @@ func NewSim(opts ...SimOption) *Sim {
 var _ connector.Simulator = (*Sim)(nil)
 
 // Credentials implements connector.Simulator.
-func (s *Sim) Credentials() (id, secret string) { return s.id, s.secret }
+func (s *Sim) Credentials() (id, secret string) { return s.tokens.Credentials() }
 
 // Inject queues Alerts API alert objects for the pull API. A missing
 // composite_id or created_timestamp is assigned (the clock's time; inject in
@@ -147,6 +138,7 @@ func (s *Sim) injectLocked(p []byte) error {
 	}
 	raw := compact(p)
 	s.seq++
+	seq := s.seq
 	aid := f.First("agent_id", "source_endpoint_sensor_id")
 	if aid == "" {
 		aid = f.Obj("device").Str("device_id")
@@ -155,17 +147,17 @@ func (s *Sim) injectLocked(p []byte) error {
 		raw = prepend(raw, "created_timestamp", timeText(s.now()))
 	}
 	if !f.Has("composite_id") {
-		raw = prepend(raw, "composite_id", fmt.Sprintf("%s:ind:%s:%d-%d-%d", simCID, aid, 100000+s.seq, 5700+s.seq%100, s.seq))
+		raw = prepend(raw, "composite_id", fmt.Sprintf("%s:ind:%s:%d-%d-%d", simCID, aid, 100000+seq, 5700+seq%100, seq))
 	}
 	if f, err = jsonfield.Parse(raw); err != nil {
 		return err
 	}
-	a := &simAlert{id: f.Str("composite_id"), seq: s.seq, created: f.Time("created_timestamp"), f: f, raw: raw}
-	if _, dup := s.byID[a.id]; dup {
-		return fmt.Errorf("composite_id %q injected twice", a.id)
+	id := f.Str("composite_id")
+	if s.feed.Add(simkit.Item{ID: id, Created: f.Time("created_timestamp"), Raw: raw}) != nil {
+		return fmt.Errorf("composite_id %q injected twice", id)
 	}
-	s.alerts = append(s.alerts, a)
-	s.byID[a.id] = a
+	s.byID[id] = &simAlert{f: f, raw: raw}
+	s.order = append(s.order, id)
 	if aid != "" {
 		s.learnLocked(aid, f)
 	}
@@ -194,11 +186,11 @@ func prepend(raw json.RawMessage, key, value string) json.RawMessage {
 	return append(kv, body...)
 }
 
-// deviceLocked returns the device aid, created in status "normal".
-func (s *Sim) deviceLocked(aid string) *simDevice {
+// deviceLocked returns the record of device aid, created if new.
+func (s *Sim) deviceLocked(aid string) map[string]any {
 	d := s.devices[aid]
 	if d == nil {
-		d = &simDevice{record: map[string]any{"device_id": aid, "cid": simCID}, status: StatusNormal}
+		d = map[string]any{"device_id": aid, "cid": simCID}
 		s.devices[aid] = d
 	}
 	return d
@@ -209,15 +201,15 @@ func (s *Sim) learnLocked(aid string, f jsonfield.Object) {
 	d := s.deviceLocked(aid)
 	var rec map[string]any
 	if json.Unmarshal(f["device"], &rec) == nil {
-		maps.Copy(d.record, rec)
+		maps.Copy(d, rec)
 	}
 	if f.Obj("device").Str("hostname") == "" {
 		if h := f.First("source_endpoint_host_name", "target_endpoint_host_name"); h != "" {
-			d.record["hostname"] = h
+			d["hostname"] = h
 		}
 	}
-	d.record["device_id"] = aid
-	delete(d.record, "status") // the simulator's own state answers
+	d["device_id"] = aid
+	delete(d, "status") // the simulator's own state answers
 }
 
 // AddDevice registers a host the API knows without any alert, in status
@@ -225,56 +217,57 @@ func (s *Sim) learnLocked(aid string, f jsonfield.Object) {
 func (s *Sim) AddDevice(aid, hostname string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.deviceLocked(aid).record["hostname"] = hostname
+	s.deviceLocked(aid)["hostname"] = hostname
 }
 
 // Contained implements connector.Simulator.
-func (s *Sim) Contained(hostID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := s.devices[hostID]
-	return d != nil && d.status == StatusContained
+func (s *Sim) Contained(hostID string) bool { return s.ledger.Contained(hostID) }
+
+// statusOf is a device's status in the API's words.
+func (s *Sim) statusOf(aid string) string {
+	if s.ledger.Contained(aid) {
+		return StatusContained
+	}
+	return StatusNormal
 }
 
 // DeviceStatus returns a known device's status ("normal", "contained").
 func (s *Sim) DeviceStatus(aid string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d := s.devices[aid]; d != nil {
-		return d.status, true
+	if s.devices[aid] == nil {
+		return "", false
 	}
-	return "", false
+	return s.statusOf(aid), true
 }
 
 // Calls implements connector.Simulator: containment calls received per
-// idempotency key (X-Bannin-Idempotency-Key, else action+":"+AID).
+// idempotency key (X-Bannin-Idempotency-Key, else action+":"+AID). Unlike
+// simkit.Ledger.Calls it counts refused calls (unknown device, 404) too, as
+// this simulator always has.
 func (s *Sim) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.calls)
+	calls := map[string]int{}
+	for _, e := range s.ledger.Entries() {
+		calls[e.Key]++
+	}
+	return calls
 }
 
 // Ledger returns every contain and lift_containment call in arrival order.
 func (s *Sim) Ledger() []LedgerEntry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]LedgerEntry(nil), s.ledger...)
+	var out []LedgerEntry
+	for _, e := range s.ledger.Entries() {
+		out = append(out, LedgerEntry{At: e.At, AID: e.HostID, Action: e.Action, Key: e.Key, Status: e.Status})
+	}
+	return out
 }
 
 // ExpireTokens invalidates every issued token, as if they had expired, so
 // that a client's refresh-on-401 can be tested without waiting.
-func (s *Sim) ExpireTokens() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.tokens)
-}
+func (s *Sim) ExpireTokens() { s.tokens.ExpireAll() }
 
 // TokensIssued returns how many tokens the simulator has issued.
-func (s *Sim) TokensIssued() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.issued
-}
+func (s *Sim) TokensIssued() int { return s.tokens.Issued() }
 
 // Scopes the simulator can deny, in CrowdStrike's console wording.
 const (
@@ -285,22 +278,14 @@ const (
 
 // DenyScope makes calls needing scope answer 403, as for an API client
 // created without it.
-func (s *Sim) DenyScope(scope string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.denied[scope] = true
-}
+func (s *Sim) DenyScope(scope string) { s.tokens.Deny(scope) }
 
 // AlertIDs returns the composite ids of the injected alerts in injection
 // order.
 func (s *Sim) AlertIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, len(s.alerts))
-	for i, a := range s.alerts {
-		ids[i] = a.id
-	}
-	return ids
+	return slices.Clone(s.order)
 }
 
 // Describe is a human-readable summary of the credentials and endpoints.
@@ -308,21 +293,18 @@ func (s *Sim) Describe() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
+	id, secret := s.tokens.Credentials()
 	fmt.Fprintf(&b, "CrowdStrike Falcon API simulator\n")
-	fmt.Fprintf(&b, "  client id:     %s\n  client secret: %s\n", s.id, s.secret)
-	fmt.Fprintf(&b, "  POST /oauth2/token                          form client_id, client_secret → bearer token (%d s)\n", int(s.ttl.Seconds()))
+	fmt.Fprintf(&b, "  client id:     %s\n  client secret: %s\n", id, secret)
+	fmt.Fprintf(&b, "  POST /oauth2/token                          form client_id, client_secret → bearer token (%d s)\n", int(s.tokens.TTL().Seconds()))
 	fmt.Fprintf(&b, "  GET  /alerts/queries/alerts/v2              filter (FQL), sort, limit, offset, after → composite ids\n")
 	fmt.Fprintf(&b, "  POST /alerts/entities/alerts/v2             {\"composite_ids\":[…]} → alerts\n")
 	fmt.Fprintf(&b, "  GET  /devices/entities/devices/v2?ids=AID   → device_id, hostname, status\n")
 	fmt.Fprintf(&b, "  POST /devices/entities/devices-actions/v2?action_name=contain|lift_containment  {\"ids\":[AID]}\n")
-	aids := make([]string, 0, len(s.devices))
-	for aid := range s.devices {
-		aids = append(aids, aid)
-	}
-	sort.Strings(aids)
-	fmt.Fprintf(&b, "  %d alerts, %d devices\n", len(s.alerts), len(aids))
+	aids := slices.Sorted(maps.Keys(s.devices))
+	fmt.Fprintf(&b, "  %d alerts, %d devices\n", s.feed.Len(), len(aids))
 	for _, aid := range aids {
-		fmt.Fprintf(&b, "    %s  %v  %s\n", aid, s.devices[aid].record["hostname"], s.devices[aid].status)
+		fmt.Fprintf(&b, "    %s  %v  %s\n", aid, s.devices[aid]["hostname"], s.statusOf(aid))
 	}
 	return b.String()
 }

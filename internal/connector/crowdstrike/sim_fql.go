@@ -4,12 +4,14 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 )
 
 // The simulator understands a subset of FQL: clauses field:[op]value joined
@@ -162,8 +164,8 @@ func fieldOf(a *simAlert, field string) jsonfield.Object {
 func leaf(field string) string { return field[strings.LastIndexByte(field, '.')+1:] }
 
 // parseSort reads field|asc, field|desc or field.asc; the default is the
-// newest created_timestamp first. Ties keep injection order.
-func parseSort(s string) (func(a, b *simAlert) int, error) {
+// newest created_timestamp first.
+func parseSort(s string) (field string, desc bool, err error) {
 	field, dir := "created_timestamp", "desc"
 	if s = strings.TrimSpace(s); s != "" {
 		i := strings.LastIndexAny(s, "|.")
@@ -174,21 +176,13 @@ func parseSort(s string) (func(a, b *simAlert) int, error) {
 		}
 	}
 	if dir != "asc" && dir != "desc" {
-		return nil, fmt.Errorf("invalid sort direction %q: want asc or desc", dir)
+		return "", false, fmt.Errorf("invalid sort direction %q: want asc or desc", dir)
 	}
-	return func(a, b *simAlert) int {
-		r := sortKey(a, b, field)
-		if dir == "desc" {
-			r = -r
-		}
-		return cmp.Or(r, cmp.Compare(a.seq, b.seq))
-	}, nil
+	return field, dir == "desc", nil
 }
 
 func sortKey(a, b *simAlert, field string) int {
 	switch {
-	case field == "created_timestamp":
-		return a.created.Compare(b.created)
 	case timeFields[field]:
 		return fieldOf(a, field).Time(leaf(field)).Compare(fieldOf(b, field).Time(leaf(field)))
 	case numFields[field]:
@@ -199,22 +193,34 @@ func sortKey(a, b *simAlert, field string) int {
 	return cmp.Compare(fieldOf(a, field).Str(leaf(field)), fieldOf(b, field).Str(leaf(field)))
 }
 
-// matching returns the ids of the alerts pred accepts, sorted.
-func (s *Sim) matching(pred predicate, order func(a, b *simAlert) int) []string {
+// matching returns a page of the ids of the alerts pred accepts, sorted by
+// field, and how many pred accepts. Oldest first (what the connector asks
+// for) is the feed's own order, read at the offset; any other order sorts
+// every match. Ties keep the feed's order: created_timestamp, then
+// composite_id.
+func (s *Sim) matching(pred predicate, field string, desc bool, offset, limit int) (ids []string, total int) {
 	s.mu.Lock()
-	var hits []*simAlert
-	for _, a := range s.alerts {
-		if pred(a) {
-			hits = append(hits, a)
-		}
+	defer s.mu.Unlock()
+	keep := func(it simkit.Item) bool { return pred(s.byID[it.ID]) }
+	var items []simkit.Item
+	if field == "created_timestamp" && !desc {
+		items, total = s.feed.ReadOffset(keep, offset, limit)
+	} else {
+		items, total = s.feed.ReadOffset(keep, 0, math.MaxInt)
+		slices.SortStableFunc(items, func(a, b simkit.Item) int {
+			r := sortKey(s.byID[a.ID], s.byID[b.ID], field)
+			if desc {
+				return -r
+			}
+			return r
+		})
+		items = items[min(offset, total):min(total, offset+limit)]
 	}
-	s.mu.Unlock()
-	slices.SortStableFunc(hits, order)
-	ids := make([]string, len(hits))
-	for i, a := range hits {
-		ids[i] = a.id
+	ids = make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
 	}
-	return ids
+	return ids, total
 }
 
 func encodeAfter(offset int) string {

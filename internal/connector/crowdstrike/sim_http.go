@@ -1,19 +1,15 @@
 package crowdstrike
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/bannin-soc/bannin/internal/connector/simkit"
 )
-
-const maxSimBody = 4 << 20
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
@@ -80,8 +76,7 @@ func (s *Sim) fail(w http.ResponseWriter, status int, msg string) {
 		s.mu.Lock()
 		after, now := s.retryAfter, s.now()
 		s.mu.Unlock()
-		secs := int((after + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		simkit.SetRetryAfter(w, after)
 		w.Header().Set("X-Ratelimit-Retryafter", strconv.FormatInt(now.Add(after).Unix(), 10))
 		w.Header().Set("X-Ratelimit-Remaining", "0")
 	}
@@ -91,67 +86,34 @@ func (s *Sim) fail(w http.ResponseWriter, status int, msg string) {
 // token implements POST /oauth2/token. Credentials may come as form fields
 // or as HTTP Basic auth.
 func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxSimBody)
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, http.StatusBadRequest, "invalid form body")
+	id, secret, err := simkit.ClientCredentials(w, r)
+	if err != nil {
+		s.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if g := r.PostForm.Get("grant_type"); g != "" && g != "client_credentials" {
-		s.fail(w, http.StatusBadRequest, "unsupported grant_type "+g)
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
-	s.mu.Lock()
-	good := subtle.ConstantTimeCompare([]byte(id), []byte(s.id)) == 1 &&
-		subtle.ConstantTimeCompare([]byte(secret), []byte(s.secret)) == 1
-	var tok string
-	if good {
-		s.issued++
-		tok = fmt.Sprintf("simtoken-%06d", s.issued)
-		s.tokens[tok] = s.now().Add(s.ttl)
-	}
-	ttl := s.ttl
-	s.mu.Unlock()
-	if !good {
+	if !s.tokens.Check(id, secret) {
 		s.fail(w, http.StatusUnauthorized, "access denied, invalid client credentials")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated) // CrowdStrike answers 201 Created
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": tok, "token_type": "bearer", "expires_in": int(ttl.Seconds()),
+		"access_token": s.tokens.Mint(), "token_type": "bearer", "expires_in": int(s.tokens.TTL().Seconds()),
 	})
 }
 
 // authed checks the bearer token and the scope before calling h.
 func (s *Sim) authed(scope string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		s.mu.Lock()
-		exp, known := s.tokens[strings.TrimSpace(tok)]
-		valid := ok && known && s.now().Before(exp)
-		denied := s.denied[scope]
-		s.mu.Unlock()
 		switch {
-		case !valid:
+		case !s.tokens.Valid(simkit.Bearer(r)):
 			s.fail(w, http.StatusUnauthorized, "access denied, invalid bearer token")
-		case denied:
+		case s.tokens.Denied(scope):
 			s.fail(w, http.StatusForbidden, "access denied, authorization failed")
 		default:
 			h(w, r)
 		}
 	})
-}
-
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSimBody))
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // queryAlerts implements GET /alerts/queries/alerts/v2.
@@ -162,7 +124,7 @@ func (s *Sim) queryAlerts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	less, err := parseSort(q.Get("sort"))
+	field, desc, err := parseSort(q.Get("sort"))
 	if err != nil {
 		s.fail(w, http.StatusBadRequest, err.Error())
 		return
@@ -172,14 +134,9 @@ func (s *Sim) queryAlerts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ids := s.matching(pred, less)
-	end := min(len(ids), offset+limit)
-	page := []string{}
-	if offset < len(ids) {
-		page = ids[offset:end]
-	}
-	pg := map[string]any{"offset": offset, "limit": limit, "total": len(ids)}
-	if end < len(ids) {
+	page, total := s.matching(pred, field, desc, offset, limit)
+	pg := map[string]any{"offset": offset, "limit": limit, "total": total}
+	if end := offset + len(page); end < total {
 		pg["after"] = encodeAfter(end)
 	}
 	s.reply(w, http.StatusOK, map[string]any{"pagination": pg}, page, nil)
@@ -218,7 +175,7 @@ func (s *Sim) alertEntities(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		IDs []string `json:"composite_ids"`
 	}
-	if err := readJSON(w, r, &body); err != nil || len(body.IDs) == 0 {
+	if err := simkit.ReadJSON(w, r, &body); err != nil || len(body.IDs) == 0 {
 		s.fail(w, http.StatusBadRequest, "body must be {\"composite_ids\":[…]} with at least one id")
 		return
 	}
@@ -228,7 +185,7 @@ func (s *Sim) alertEntities(w http.ResponseWriter, r *http.Request) {
 	}
 	resources := []json.RawMessage{}
 	var errs []apiErr
-	s.mu.Lock()
+	s.mu.Lock() // not s.feed.Get, which scans the feed for each id
 	for _, id := range body.IDs {
 		if a := s.byID[id]; a != nil {
 			resources = append(resources, a.raw)
@@ -260,11 +217,8 @@ func (s *Sim) deviceDetails(w http.ResponseWriter, r *http.Request) {
 			errs = append(errs, apiErr{Code: http.StatusNotFound, Message: "device not found", ID: id})
 			continue
 		}
-		rec := map[string]any{}
-		for k, v := range d.record {
-			rec[k] = v
-		}
-		rec["status"] = d.status
+		rec := maps.Clone(d)
+		rec["status"] = s.statusOf(id)
 		resources = append(resources, rec)
 	}
 	s.mu.Unlock()
@@ -280,35 +234,31 @@ func (s *Sim) deviceDetails(w http.ResponseWriter, r *http.Request) {
 // through containment_pending); repeating a call is harmless.
 func (s *Sim) deviceAction(w http.ResponseWriter, r *http.Request) {
 	action := r.URL.Query().Get("action_name")
-	want := map[string]string{"contain": StatusContained, "lift_containment": StatusNormal}[action]
-	if want == "" {
+	contain, ok := map[string]bool{"contain": true, "lift_containment": false}[action]
+	if !ok {
 		s.fail(w, http.StatusBadRequest, "action_name must be contain or lift_containment")
 		return
 	}
 	var body struct {
 		IDs []string `json:"ids"`
 	}
-	if err := readJSON(w, r, &body); err != nil || len(body.IDs) != 1 {
+	if err := simkit.ReadJSON(w, r, &body); err != nil || len(body.IDs) != 1 {
 		s.fail(w, http.StatusBadRequest, "body must be {\"ids\":[\"<AID>\"]} with one id")
 		return
 	}
 	aid := body.IDs[0]
-	key := r.Header.Get(IdempotencyHeader)
-	if key == "" {
-		key = action + ":" + aid
-	}
 	s.mu.Lock()
-	d := s.devices[aid]
+	known := s.devices[aid] != nil
 	status := http.StatusAccepted
-	if d == nil {
+	if !known {
 		status = http.StatusNotFound
 	} else {
-		d.status = want
+		s.ledger.SetContained(aid, contain)
 	}
-	s.calls[key]++
-	s.ledger = append(s.ledger, LedgerEntry{At: s.now(), AID: aid, Action: action, Key: key, Status: status})
+	// An empty key is action+":"+AID in the ledger.
+	s.ledger.Record(simkit.Entry{At: s.now(), HostID: aid, Action: action, Key: r.Header.Get(IdempotencyHeader), Status: status})
 	s.mu.Unlock()
-	if d == nil {
+	if !known {
 		s.reply(w, status, nil, []any{}, []apiErr{{Code: status, Message: "device not found", ID: aid}})
 		return
 	}
