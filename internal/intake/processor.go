@@ -184,10 +184,11 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		rows := make([]decodedRow, len(items))
 		var all []alert.Alert
 		for i, it := range items {
+			p.current = it.ID // alone in a batch (isolatePoison), a read-ahead failure is this row's
 			rows[i] = p.decodeRow(it)
 			all = append(all, rows[i].alerts...)
 		}
-		if err := tx.Prime(ctx, all, triage.PrevalenceWindow); err != nil {
+		if err := tx.Prime(ctx, all, sqlstore.Windows{Prevalence: triage.PrevalenceWindow, Host: triage.HostWindow}); err != nil {
 			return err
 		}
 		var args []river.JobArgs

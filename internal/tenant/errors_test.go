@@ -64,8 +64,6 @@ func TestParseErrors(t *testing.T) {
 			nil, []string{`tenant.yaml:8: listen_udp: only syslog sources listen (this one is crowdstrike)`}},
 		{"listen address", head + "sources:\n  - name: fw\n    vendor: syslog\n    listen_tcp: 5514\n",
 			nil, []string{`tenant.yaml:8: listen_tcp "5514": want host:port, e.g. 0.0.0.0:5514`}},
-		{"syslog without a listener", head + "sources:\n  - name: fw\n    vendor: syslog\n",
-			nil, []string{`tenant.yaml:6: syslog source fw: give listen_udp, listen_tcp or listen_tls`}},
 		{"listen_tls without a certificate", head + "sources:\n  - name: fw\n    vendor: syslog\n    listen_tls: :6514\n",
 			nil, []string{`tenant.yaml:8: listen_tls needs tls_cert_file and tls_key_file, and they need listen_tls`}},
 		{"allowed peers", head + "sources:\n  - name: fw\n    vendor: syslog\n    listen_udp: :5514\n    allowed_peers: [10.0.0.0/33, fw01]\n",

@@ -261,8 +261,6 @@ func (d *decoder) sourcePush(f map[string]*yaml.Node, s *Source) {
 	s.MailAddress = strings.ToLower(strings.TrimSpace(d.str(f["mail_address"], "mail_address")))
 	s.AllowedSenders = d.strs(f["allowed_senders"], "allowed_senders")
 	switch {
-	case s.Vendor == "syslog" && !s.Listens() && s.WebhookSecretFile == "":
-		d.errorf(f["name"], "syslog source %s: give listen_udp, listen_tcp or listen_tls", s.Name)
 	case s.Vendor == "mail" && (s.MailAddress == "" || len(s.AllowedSenders) == 0):
 		d.errorf(f["name"], "mail source %s: give mail_address and allowed_senders (the appliances' sender addresses or @domain)", s.Name)
 	case s.Vendor != "mail" && (s.MailAddress != "" || len(s.AllowedSenders) > 0):

@@ -150,6 +150,17 @@ func (tx *Tx) OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) 
 // OpenIncidentByHost finds the newest open incident with an alert on the
 // host seen since the given time.
 func (tx *Tx) OpenIncidentByHost(ctx context.Context, tenant, hostKey string, since time.Time) (*ticket.Incident, error) {
+	if tx.primed != nil {
+		if id, ok := tx.primed.hostIncident(tenant, hostKey, micros(since)); ok {
+			if id == 0 {
+				return nil, nil
+			}
+			if in, err := tx.Incident(ctx, tenant, id); !errors.Is(err, ErrNotFound) {
+				return in, err
+			}
+			// Not this tenant's: ask the database, which filters on tenant.
+		}
+	}
 	return tx.openIncidentVia(ctx, `host_key=$2 AND received_at >= $3`, tenant, hostKey, micros(since))
 }
 

@@ -23,6 +23,10 @@ type primed struct {
 	fp    map[fpKey]bool   // primed fingerprints; false: in no open incident
 	prev  map[fpKey]*sightings
 	since int64 // the prevalence rows were read back to here
+	// hosts maps a primed host to the open incidents holding its alerts,
+	// with the latest receipt of each, read back to hostSince.
+	hosts     map[fpKey]map[int64]int64
+	hostSince int64
 }
 
 type seenKey struct{ tenant, source, vendorID string }
@@ -41,10 +45,17 @@ type sighting struct {
 
 const microsPerDay = 86400000000
 
+// Windows are how far back triage looks: for prevalence, and for an open
+// incident on the same host.
+type Windows struct {
+	Prevalence, Host time.Duration
+}
+
 // Prime reads ahead what triage will ask about alerts (stored with Tenant,
-// Source and Received set), looking back window for prevalence.
-func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, window time.Duration) error {
-	p := &primed{seen: map[seenKey]bool{}, fp: map[fpKey]bool{}, prev: map[fpKey]*sightings{}}
+// Source and Received set), looking back as far as w says.
+func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, w Windows) error {
+	p := &primed{seen: map[seenKey]bool{}, fp: map[fpKey]bool{}, prev: map[fpKey]*sightings{},
+		hosts: map[fpKey]map[int64]int64{}}
 	byTenant := map[string][]*alert.Alert{}
 	var earliest time.Time
 	for i := range alerts {
@@ -54,7 +65,8 @@ func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, window time.Durat
 			earliest = a.Received
 		}
 	}
-	p.since = micros(earliest.Add(-window))
+	p.since = micros(earliest.Add(-w.Prevalence))
+	p.hostSince = micros(earliest.Add(-w.Host))
 	for tenant, as := range byTenant {
 		if err := tx.primeTenant(ctx, p, tenant, as); err != nil {
 			return fmt.Errorf("prime triage batch: %w", err)
@@ -65,7 +77,7 @@ func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, window time.Durat
 }
 
 func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*alert.Alert) error {
-	var fps, pats []string
+	var fps, pats, hosts []string
 	ids := map[string][]string{} // per source: the unique key is (tenant, source, vendor_id)
 	for _, a := range as {
 		k := seenKey{tenant, a.Source, a.VendorID}
@@ -77,6 +89,11 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		if _, ok := p.fp[f]; !ok {
 			p.fp[f] = false
 			fps = append(fps, f.key)
+		}
+		hk := fpKey{tenant, alert.HostKey(a.Host)}
+		if _, ok := p.hosts[hk]; !ok {
+			p.hosts[hk] = map[int64]int64{}
+			hosts = append(hosts, hk.key)
 		}
 		pk := fpKey{tenant, a.Pattern()}
 		if _, ok := p.prev[pk]; !ok {
@@ -132,7 +149,40 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 			return err
 		}
 	}
+	for part := range chunks(hosts) {
+		err := tx.eachRow(ctx, `SELECT a.host_key, a.incident_id, MAX(a.received_at) FROM alerts a JOIN incidents i ON i.id = a.incident_id
+			WHERE a.tenant=$1 AND i.tenant=$1 AND i.status='open' AND a.incident_id IS NOT NULL AND a.received_at >= $2
+			AND a.host_key IN (`+placeholders(3, len(part))+`) GROUP BY a.host_key, a.incident_id`,
+			append([]any{tenant, p.hostSince}, part...), func(scan func(...any) error) error {
+				var host string
+				var inc, latest int64
+				if err := scan(&host, &inc, &latest); err != nil {
+					return err
+				}
+				p.hosts[fpKey{tenant, host}][inc] = latest
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// hostIncident answers OpenIncidentByHost for a primed host: the newest
+// open incident with an alert on it since the given time (0: none); ok is
+// false when the host was not primed that far back.
+func (p *primed) hostIncident(tenant, host string, since int64) (id int64, ok bool) {
+	incs, found := p.hosts[fpKey{tenant, host}]
+	if !found || since < p.hostSince {
+		return 0, false
+	}
+	for inc, latest := range incs {
+		if latest >= since && inc > id {
+			id = inc
+		}
+	}
+	return id, true
 }
 
 // sawAlert keeps the primed answers true after an alert is stored.
@@ -146,6 +196,9 @@ func (p *primed) sawAlert(r *AlertRow) {
 		if _, ok := p.fp[f]; ok {
 			p.fp[f] = true // ask the database which incident
 		}
+	}
+	if incs, ok := p.hosts[fpKey{a.Tenant, alert.HostKey(a.Host)}]; ok && r.IncidentID != 0 {
+		incs[r.IncidentID] = max(incs[r.IncidentID], micros(a.Received))
 	}
 	if s, ok := p.prev[fpKey{a.Tenant, a.Pattern()}]; ok {
 		at := micros(a.Received)

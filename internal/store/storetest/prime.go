@@ -13,9 +13,10 @@ import (
 
 // primeAnswers is what triage asks of the store about one alert.
 type primeAnswers struct {
-	Seen        bool
-	FPIncident  int64
-	Hosts, Days int
+	Seen         bool
+	FPIncident   int64
+	HostIncident int64
+	Hosts, Days  int
 }
 
 func askAll(ctx context.Context, tx *sqlstore.Tx, as []alert.Alert, window time.Duration) ([]primeAnswers, error) {
@@ -32,6 +33,13 @@ func askAll(ctx context.Context, tx *sqlstore.Tx, as []alert.Alert, window time.
 		}
 		if inc != nil {
 			p.FPIncident = inc.ID
+		}
+		hinc, err := tx.OpenIncidentByHost(ctx, a.Tenant, alert.HostKey(a.Host), a.Received.Add(-24*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if hinc != nil {
+			p.HostIncident = hinc.ID
 		}
 		if p.Hosts, p.Days, err = tx.PrevalenceWith(ctx, a.Tenant, a.Pattern(), a.Received.Add(-window), alert.HostKey(a.Host), a.Received); err != nil {
 			return nil, err
@@ -66,7 +74,7 @@ func testPrimeAgrees(t *testing.T, db *sqlstore.DB) {
 		err := db.InTx(t.Context(), func(tx *sqlstore.Tx) error {
 			ctx := t.Context()
 			if prime {
-				if err := tx.Prime(ctx, batch, window); err != nil {
+				if err := tx.Prime(ctx, batch, sqlstore.Windows{Prevalence: window, Host: 24 * time.Hour}); err != nil {
 					return err
 				}
 			}
@@ -76,7 +84,10 @@ func testPrimeAgrees(t *testing.T, db *sqlstore.DB) {
 					return err
 				}
 				all = append(all, got...)
-				r := &sqlstore.AlertRow{IncidentID: inc, Disposition: sqlstore.DispositionGrouped, Alert: batch[1+i]}
+				r := &sqlstore.AlertRow{Disposition: sqlstore.DispositionLow, Alert: batch[1+i]}
+				if batch[1+i].Tenant == "a" {
+					r.IncidentID, r.Disposition = inc, sqlstore.DispositionGrouped
+				}
 				if err := tx.InsertAlert(ctx, r); err != nil {
 					return err
 				}
@@ -160,7 +171,7 @@ func testKeptIncidentUpdate(t *testing.T, db *sqlstore.DB) {
 	a := newAlert("a", "det-1", "web01", hashA, t0)
 	insertAlert(t, db, inc, a)
 	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error {
-		if err := tx.Prime(ctx, []alert.Alert{a}, time.Hour); err != nil {
+		if err := tx.Prime(ctx, []alert.Alert{a}, sqlstore.Windows{Prevalence: time.Hour, Host: time.Hour}); err != nil {
 			return err
 		}
 		for want := 2; want <= 3; want++ {
