@@ -110,6 +110,26 @@ func (tx *Tx) Incident(ctx context.Context, tenant string, id int64) (*ticket.In
 	return tx.behind.latest(in), err
 }
 
+// primedIncident loads an incident once per triage batch: later lookups
+// get a copy of the kept update, else of what was loaded.
+func (tx *Tx) primedIncident(ctx context.Context, tenant string, id int64) (*ticket.Incident, error) {
+	if kept, ok := tx.behind.incidents[id]; ok && kept.Tenant == tenant {
+		return cloneIncident(kept), nil
+	}
+	if in, ok := tx.primed.loaded[id]; ok && in.Tenant == tenant {
+		return cloneIncident(in), nil
+	}
+	in, err := getIncident(ctx, tx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if tx.primed.loaded == nil {
+		tx.primed.loaded = map[int64]*ticket.Incident{}
+	}
+	tx.primed.loaded[id] = cloneIncident(in)
+	return in, nil
+}
+
 func getIncident(ctx context.Context, q queryer, tenant string, id int64) (*ticket.Incident, error) {
 	in, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 AND id=$2`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -155,7 +175,7 @@ func (tx *Tx) OpenIncidentByHost(ctx context.Context, tenant, hostKey string, si
 			if id == 0 {
 				return nil, nil
 			}
-			if in, err := tx.Incident(ctx, tenant, id); !errors.Is(err, ErrNotFound) {
+			if in, err := tx.primedIncident(ctx, tenant, id); !errors.Is(err, ErrNotFound) {
 				return in, err
 			}
 			// Not this tenant's: ask the database, which filters on tenant.

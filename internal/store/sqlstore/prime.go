@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
 // A triage batch asks the same three questions of every alert: was it
@@ -27,6 +28,7 @@ type primed struct {
 	// with the latest receipt of each, read back to hostSince.
 	hosts     map[fpKey]map[int64]int64
 	hostSince int64
+	loaded    map[int64]*ticket.Incident // incidents read in this batch, as read
 }
 
 type seenKey struct{ tenant, source, vendorID string }
