@@ -54,14 +54,12 @@ func (s *Sim) reply(w http.ResponseWriter, status int, meta map[string]any, reso
 		errs = []apiErr{}
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("X-Cs-Traceid", trace)
 	h.Set("X-Ratelimit-Limit", "6000")
 	if h.Get("X-Ratelimit-Remaining") == "" {
 		h.Set("X-Ratelimit-Remaining", "5999")
 	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"meta": meta, "resources": resources, "errors": errs})
+	simkit.WriteJSON(w, status, map[string]any{"meta": meta, "resources": resources, "errors": errs})
 }
 
 // apiErr is one entry of CrowdStrike's errors array.
@@ -95,9 +93,7 @@ func (s *Sim) token(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusUnauthorized, "access denied, invalid client credentials")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated) // CrowdStrike answers 201 Created
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	simkit.WriteJSON(w, http.StatusCreated, map[string]any{ // CrowdStrike answers 201 Created
 		"access_token": s.tokens.Mint(), "token_type": "bearer", "expires_in": int(s.tokens.TTL().Seconds()),
 	})
 }
