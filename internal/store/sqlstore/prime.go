@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,21 +152,55 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 			return err
 		}
 	}
+	// Two plain queries rather than a join: the alerts of the batch's hosts
+	// through alerts_host, then which of their incidents are open. (Joined,
+	// PostgreSQL's plans on a young table's statistics walked every open
+	// incident's alerts.)
+	type hostInc struct {
+		host   string
+		inc    int64
+		latest int64
+	}
+	var found []hostInc
+	incs := map[int64]bool{}
 	for part := range chunks(hosts) {
-		err := tx.eachRow(ctx, `SELECT a.host_key, a.incident_id, MAX(a.received_at) FROM alerts a JOIN incidents i ON i.id = a.incident_id
-			WHERE a.tenant=$1 AND i.tenant=$1 AND i.status='open' AND a.incident_id IS NOT NULL AND a.received_at >= $2
-			AND a.host_key IN (`+placeholders(3, len(part))+`) GROUP BY a.host_key, a.incident_id`,
+		err := tx.eachRow(ctx, `SELECT host_key, incident_id, MAX(received_at) FROM alerts
+			WHERE tenant=$1 AND host_key IN (`+placeholders(3, len(part))+`) AND received_at >= $2 AND incident_id IS NOT NULL
+			GROUP BY host_key, incident_id`,
 			append([]any{tenant, p.hostSince}, part...), func(scan func(...any) error) error {
-				var host string
-				var inc, latest int64
-				if err := scan(&host, &inc, &latest); err != nil {
+				var h hostInc
+				if err := scan(&h.host, &h.inc, &h.latest); err != nil {
 					return err
 				}
-				p.hosts[fpKey{tenant, host}][inc] = latest
+				found = append(found, h)
+				incs[h.inc] = false
 				return nil
 			})
 		if err != nil {
 			return err
+		}
+	}
+	var incIDs []string
+	for id := range incs {
+		incIDs = append(incIDs, strconv.FormatInt(id, 10))
+	}
+	for part := range chunks(incIDs) {
+		err := tx.eachRow(ctx, `SELECT id FROM incidents WHERE tenant=$1 AND status='open' AND id IN (`+placeholders(2, len(part))+`)`,
+			append([]any{tenant}, part...), func(scan func(...any) error) error {
+				var id int64
+				if err := scan(&id); err != nil {
+					return err
+				}
+				incs[id] = true
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	for _, h := range found {
+		if incs[h.inc] {
+			p.hosts[fpKey{tenant, h.host}][h.inc] = h.latest
 		}
 	}
 	return nil
