@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 	"github.com/bannin-soc/bannin/internal/connector/defender"
 	_ "github.com/bannin-soc/bannin/internal/connector/syslog"
 	"github.com/bannin-soc/bannin/internal/policy"
@@ -109,6 +110,48 @@ func TestReplayMultiVendor(t *testing.T) {
 		}
 		if !hasEvidence(*ws, "host_match") {
 			t.Errorf("ws-007 incident: no host_match evidence saying the firewall's address was matched to the host\n%s", out)
+		}
+	})
+}
+
+// TestReplayClocks checks the SLO clocks in replay output: credential
+// theft on a PC is isolated and mailed at once (both clocks met); ransomware
+// on the critical fs01 is mailed at once but its isolation waits for a
+// person, and by the end of the replay (a day later) its 10-minute first
+// response is breached — without anyone stopping it.
+func TestReplayClocks(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, b backend) {
+		at := day0.Add(10 * time.Hour) // the demo tenant's contract is 24x7
+		input := append(ndjson(
+			envelope(t, "falcon", at, csAlert("clk:theft", "pc-501", credentialTheft()...)),
+			envelope(t, "falcon", at.Add(time.Minute), csAlert("clk:ransom", "fs01", crowdstrike.AlertSeverity(90),
+				crowdstrike.AlertTechnique("TA0040", "Impact", "T1486", "Data Encrypted for Impact"))),
+			envelope(t, "falcon", at.Add(26*time.Hour), csAlert("clk:later", "pc-502", high())),
+		), '\n')
+		res, out := replay(t, b, input)
+		clocks := map[string]map[string]string{}
+		for _, in := range res.Incidents {
+			for _, c := range in.Clocks {
+				if clocks[in.Hosts[0]] == nil {
+					clocks[in.Hosts[0]] = map[string]string{}
+				}
+				clocks[in.Hosts[0]][c.Name] = c.State
+				if c.Due.Before(c.Started) || c.State == "met" && c.Stopped == nil || c.State == "running" && c.Stopped != nil {
+					t.Errorf("%s %s: inconsistent clock %+v", in.ID, c.Name, c)
+				}
+			}
+		}
+		want := map[string]map[string]string{
+			"pc-501": {"notification": "met", "first_response": "met"},
+			"fs01":   {"notification": "met", "first_response": "breached"},
+		}
+		for host, w := range want {
+			for name, state := range w {
+				if clocks[host][name] != state {
+					t.Errorf("%s %s clock: %q, want %q\n%s", host, name, clocks[host][name], state, out)
+				}
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/bannin-soc/bannin/internal/slo"
 	"slices"
 	"time"
 
@@ -46,6 +47,9 @@ type IncidentOut struct {
 	Evidence      []ticket.Evidence `json:"evidence"`
 	Actions       []ActionOut       `json:"actions"`
 	Notifications []NotificationOut `json:"notifications"`
+	// Clocks are the contract's SLO clocks of an incident that needs a
+	// human (see docs/slo.md).
+	Clocks []slo.Clock `json:"clocks"`
 }
 
 // ActionOut is one containment action in replay output.
@@ -95,8 +99,12 @@ func (a *App) Incidents(ctx context.Context, tenants ...string) ([]IncidentOut, 
 		if err != nil {
 			return nil, err
 		}
+		cv, err := a.newClockView(ctx, t, incs)
+		if err != nil {
+			return nil, err
+		}
 		for _, inc := range incs {
-			o, err := a.incidentOut(ctx, inc)
+			o, err := a.incidentOut(ctx, inc, cv)
 			if err != nil {
 				return nil, err
 			}
@@ -106,7 +114,7 @@ func (a *App) Incidents(ctx context.Context, tenants ...string) ([]IncidentOut, 
 	return out, nil
 }
 
-func (a *App) incidentOut(ctx context.Context, inc *ticket.Incident) (IncidentOut, error) {
+func (a *App) incidentOut(ctx context.Context, inc *ticket.Incident, cv *clockView) (IncidentOut, error) {
 	o := IncidentOut{ID: inc.Ref, Tenant: inc.Tenant, Title: inc.Title, Priority: inc.Priority, Severity: inc.Severity,
 		Score: inc.Score, Status: string(inc.Status), Verdict: string(inc.Verdict), NeedsHuman: inc.NeedsHuman,
 		AlertCount: inc.AlertCount, Hosts: inc.Hosts, Techniques: inc.Techniques, Evidence: inc.Evidence,
@@ -139,6 +147,7 @@ func (a *App) incidentOut(ctx context.Context, inc *ticket.Incident) (IncidentOu
 		}
 		o.Notifications = append(o.Notifications, NotificationOut{Channel: n.Channel, Contact: n.Contact, At: at, State: n.State})
 	}
+	o.Clocks = cv.clocks(inc, acts, ns)
 	return o, nil
 }
 
@@ -154,7 +163,11 @@ func (a *App) IncidentView(ctx context.Context, tenantID string, id int64) (*Inc
 	if err != nil {
 		return nil, err
 	}
-	o, err := a.incidentOut(ctx, inc)
+	cv, err := a.newClockView(ctx, tenantID, []*ticket.Incident{inc})
+	if err != nil {
+		return nil, err
+	}
+	o, err := a.incidentOut(ctx, inc, cv)
 	if err != nil {
 		return nil, err
 	}

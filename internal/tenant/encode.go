@@ -20,6 +20,12 @@ type fileTenant struct {
 	Notify               []fileRoute            `yaml:"notify,omitempty"`
 	Rules                []fileRule             `yaml:"rules,omitempty"`
 	Assets               []fileAsset            `yaml:"assets,omitempty"`
+	SLO                  fileSLO                `yaml:"slo"`
+}
+
+type fileSLO struct {
+	Notification  string            `yaml:"notification"`
+	FirstResponse map[string]string `yaml:"first_response,flow"`
 }
 
 type fileSource struct {
@@ -104,6 +110,10 @@ func (t *Tenant) MarshalYAML() (any, error) {
 		AttentionMinSeverity: t.AttentionMinSeverity,
 		CriticalHosts:        t.CriticalHosts,
 		Containment:          fileContainment(t.Containment),
+		SLO:                  fileSLO{Notification: t.SLO.Notification.String(), FirstResponse: map[string]string{}},
+	}
+	for p, d := range t.SLO.FirstResponse {
+		f.SLO.FirstResponse[string(p)] = d.String()
 	}
 	for _, s := range t.Sources {
 		fs := fileSource{Name: s.Name, Vendor: s.Vendor, WebhookSecretFile: s.WebhookSecretFile,

@@ -18,7 +18,7 @@ import (
 // The top-level keys of the tenant file, in the order DESIGN.md lists them.
 var topKeys = []string{
 	"id", "name", "language", "timezone", "severity_scale", "service_hours",
-	"attention_min_severity", "sources", "critical_hosts", "containment",
+	"attention_min_severity", "sources", "critical_hosts", "containment", "slo",
 	"allowlist", "contacts", "notify", "rules", "assets",
 }
 
@@ -65,7 +65,37 @@ func (d *decoder) tenant(root *yaml.Node) *Tenant {
 	t.Notify = d.routes(f["notify"], t.Contacts)
 	t.Rules = d.rules(f["rules"])
 	t.Assets = d.assets(f["assets"])
+	t.SLO = d.slo(f["slo"])
 	return t
+}
+
+var sloKeys = []string{"notification", "first_response"}
+
+// slo decodes the contract's clock targets; absent keys keep the defaults.
+func (d *decoder) slo(n *yaml.Node) SLO {
+	s := DefaultSLO()
+	f := d.fields(n, "slo", sloKeys...)
+	if v := f["notification"]; !isNull(v) {
+		s.Notification = d.budget(v, "notification")
+	}
+	if v := f["first_response"]; !isNull(v) {
+		pf := d.fields(v, "first_response", "P0", "P1", "P2", "P3")
+		for k, pv := range pf {
+			s.FirstResponse[alert.Priority(k)] = d.budget(pv, "first_response."+k)
+		}
+	}
+	return s
+}
+
+// budget reads a positive duration such as 10m or 2h.
+func (d *decoder) budget(n *yaml.Node, key string) time.Duration {
+	v := d.str(n, key)
+	b, err := time.ParseDuration(v)
+	if err != nil || b <= 0 {
+		d.errorf(n, "%s %q: want a positive duration such as 10m or 2h", key, v)
+		return 0
+	}
+	return b
 }
 
 func (d *decoder) location(n *yaml.Node, name string) *time.Location {

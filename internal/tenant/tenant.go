@@ -39,6 +39,25 @@ type Tenant struct {
 	Notify        []Route // first matching route wins
 	Rules         []Rule
 	Assets        []Asset // first matching host glob wins
+	SLO           SLO
+}
+
+// SLO holds the contract's clock targets. Durations count service time
+// only (service_hours), from an incident's first alert receipt.
+type SLO struct {
+	// Notification: receipt → the first notification sent (seed 000:
+	// アラート通知連絡 2 h).
+	Notification time.Duration
+	// FirstResponse per priority: receipt → the first response done, i.e.
+	// an isolation carried out or an analyst acting on the incident (seed
+	// 003: 1次レスポンス P0 10 min, P1–P3 60 min).
+	FirstResponse map[alert.Priority]time.Duration
+}
+
+// DefaultSLO are the targets of a tenant file without an slo section.
+func DefaultSLO() SLO {
+	return SLO{Notification: 2 * time.Hour, FirstResponse: map[alert.Priority]time.Duration{
+		alert.P0: 10 * time.Minute, alert.P1: time.Hour, alert.P2: time.Hour, alert.P3: time.Hour}}
 }
 
 // Source is one alert feed of the tenant: a vendor product reached by its API

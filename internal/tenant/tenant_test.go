@@ -126,7 +126,7 @@ func TestExampleUsesEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lists := [][]string{topKeys, sourceKeys, allowKeys, contactKeys,
+	lists := [][]string{topKeys, sourceKeys, allowKeys, contactKeys, sloKeys,
 		{"mode", "min_severity", "severities", "to", "contact", "via", "when", "set",
 			"severity", "priority", "suppress", "reason", "host", "role", "critical", "groups"}}
 	for _, keys := range lists {
@@ -147,7 +147,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := &Tenant{ID: "acme", Name: "Acme", Language: "en", Timezone: "UTC", Location: time.UTC,
 		SeverityScale: alert.DefaultScale, ServiceHours: "24x7", Hours: Hours{Always: true},
-		AttentionMinSeverity: "high", Containment: Containment{Hybrid, "critical"}}
+		AttentionMinSeverity: "high", Containment: Containment{Hybrid, "critical"}, SLO: DefaultSLO()}
 	if d := cmp.Diff(want, tn, tenantOpts); d != "" {
 		t.Errorf("defaults (-want +got):\n%s", d)
 	}

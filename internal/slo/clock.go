@@ -1,0 +1,46 @@
+package slo
+
+import "time"
+
+// Clock states.
+const (
+	Met      = "met"      // stopped within its budget
+	Breached = "breached" // stopped late, or still running past its due time
+	Running  = "running"  // not stopped, due time not reached
+)
+
+// Clock is one service-level clock: from a start event to a stop event,
+// with a budget of service time. Due is computed from the calendar, so it
+// is exact whatever moment the clock is looked at.
+type Clock struct {
+	Name    string     `json:"name"`
+	Started time.Time  `json:"started"`
+	Due     time.Time  `json:"due"`
+	Stopped *time.Time `json:"stopped"` // null while running
+	Met     bool       `json:"met"`
+	State   string     `json:"state"` // met | breached | running
+	// Budget is the target as service time (e.g. "2h0m0s").
+	Budget string `json:"budget"`
+}
+
+// NewClock evaluates a clock that started at started with a budget of
+// service time; stopped is its stop event (zero: not yet) and now the time
+// it is looked at.
+func NewClock(cal *Calendar, name string, started time.Time, budget time.Duration, stopped, now time.Time) Clock {
+	c := Clock{Name: name, Started: started, Due: cal.AddDuration(started, budget), Budget: budget.String()}
+	switch {
+	case !stopped.IsZero():
+		s := stopped
+		c.Stopped = &s
+		c.Met = !stopped.After(c.Due)
+		c.State = Breached
+		if c.Met {
+			c.State = Met
+		}
+	case now.After(c.Due):
+		c.State = Breached
+	default:
+		c.State = Running
+	}
+	return c
+}
