@@ -60,9 +60,9 @@ type Config struct {
 	// MaxInflightBytes caps intake memory (see intake.CommitterOptions).
 	MaxInflightBytes int64
 	// SMTP is the inbound alert-mail listener for mail sources.
-	SMTP SMTPConfig
-	Clock            func() time.Time
-	Log              *slog.Logger
+	SMTP  SMTPConfig
+	Clock func() time.Time
+	Log   *slog.Logger
 }
 
 // App is a running bannin.
