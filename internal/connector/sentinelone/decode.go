@@ -1,6 +1,6 @@
 // Package sentinelone is bannin's SentinelOne (Singularity) integration: it
 // decodes threats (/web/api/v2.1/threats) and STAR custom-rule alerts
-// (/web/api/v2.1/cloud-detection/alerts); pulls threats with cursor paging;
+// (/web/api/v2.1/cloud-detection/alerts); pulls both with cursor paging;
 // disconnects endpoints from the network and reconnects them through the
 // agents actions API; and simulates those APIs for demos, replays and tests.
 package sentinelone

@@ -21,9 +21,9 @@ import (
 const SimToken = "bannin-sim-s1-apitoken-0123456789abcdef"
 
 // Sim simulates the parts of the SentinelOne management API bannin uses:
-// ApiToken auth, the threats and cloud-detection alerts lists with cursor
-// paging, the agents list (networkStatus) and the disconnect and connect
-// agent actions. It is an http.Handler; serve it with httptest.NewServer or
+// ApiToken auth, the threats and cloud-detection (STAR) alerts lists with
+// cursor paging, the agents list (networkStatus) and the disconnect and
+// connect agent actions. It is an http.Handler; serve it with httptest.NewServer or
 // `bannin sim sentinelone --listen`. All methods are safe for concurrent use.
 type Sim struct {
 	simkit.Faults // injected failures and latency (FailNext)

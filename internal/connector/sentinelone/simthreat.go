@@ -121,3 +121,51 @@ func ThreatField(key string, value any) ThreatOption {
 // timeText writes a time as SentinelOne does: RFC 3339 in UTC with
 // microseconds.
 func timeText(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// AlertOption adjusts a STAR alert built by NewAlert.
+type AlertOption func(map[string]any)
+
+// NewAlert builds a STAR custom-rule alert (an item of
+// /web/api/v2.1/cloud-detection/alerts) on host, whose agent id is agentID,
+// raised by rule with severity (Low, Medium, High, Critical), for
+// Sim.Inject, tests and the demo. The simulator assigns
+// alertInfo.alertId and createdAt unless AlertID and AlertCreated set them.
+func NewAlert(host, agentID, rule, severity string, opts ...AlertOption) []byte {
+	a := map[string]any{
+		"agentDetectionInfo": map[string]any{"machineType": "desktop", "name": host, "osFamily": "windows", "osName": "Windows 11 Pro"},
+		"agentRealtimeInfo":  map[string]any{"id": agentID, "machineType": "desktop", "name": host, "os": "windows"},
+		"alertInfo": map[string]any{
+			"analystVerdict": "Undefined", "eventType": "PROCESSCREATION", "incidentStatus": "Unresolved", "source": "STAR",
+		},
+		"ruleInfo": map[string]any{"id": "1901122334455660001", "name": rule, "severity": severity, "treatAsThreat": "UNDEFINED"},
+		"sourceProcessInfo": map[string]any{
+			"commandline": `powershell.exe -nop -w hidden -enc SQBFAFgA`, "name": "powershell.exe", "pid": "4242",
+			"filePath": `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, "user": `CORP\alice`,
+		},
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	b, _ := json.Marshal(a) // only strings, maps and slices
+	return b
+}
+
+func alertInfo(a map[string]any) map[string]any {
+	ai, _ := a["alertInfo"].(map[string]any)
+	if ai == nil {
+		ai = map[string]any{}
+		a["alertInfo"] = ai
+	}
+	return ai
+}
+
+// AlertID sets alertInfo.alertId.
+func AlertID(id string) AlertOption { return func(a map[string]any) { alertInfo(a)["alertId"] = id } }
+
+// AlertCreated sets alertInfo.createdAt and reportedAt.
+func AlertCreated(at time.Time) AlertOption {
+	return func(a map[string]any) {
+		ai := alertInfo(a)
+		ai["createdAt"], ai["reportedAt"] = timeText(at), timeText(at.Add(time.Second))
+	}
+}
