@@ -60,6 +60,10 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"PrimeAgrees", testPrimeAgrees},
 		{"DeferredWrites", testDeferredWrites},
 		{"KeptIncidentUpdate", testKeptIncidentUpdate},
+		{"TicketLifecycle", testTicketLifecycle},
+		{"TicketTenantIsolation", testTicketTenantIsolation},
+		{"IncidentVerdict", testIncidentVerdict},
+		{"ApplyPCR", testApplyPCR},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
