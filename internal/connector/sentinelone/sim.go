@@ -23,7 +23,8 @@ const SimToken = "bannin-sim-s1-apitoken-0123456789abcdef"
 // Sim simulates the parts of the SentinelOne management API bannin uses:
 // ApiToken auth, the threats and cloud-detection (STAR) alerts lists with
 // cursor paging, the agents list (networkStatus) and the disconnect and
-// connect agent actions. It is an http.Handler; serve it with httptest.NewServer or
+// connect agent actions, the threat mitigation actions and the blocklist
+// (restrictions). It is an http.Handler; serve it with httptest.NewServer or
 // `bannin sim sentinelone --listen`. All methods are safe for concurrent use.
 type Sim struct {
 	simkit.Faults // injected failures and latency (FailNext)
@@ -39,8 +40,12 @@ type Sim struct {
 	retryAfter time.Duration
 	agents     map[string]*simAgent
 	denied     map[string]bool
-	seq        int
-	requests   int
+	// patched holds threats whose mitigation changed since injection, as
+	// the console now shows them.
+	patched      map[string]json.RawMessage
+	restrictions []Restriction
+	seq          int
+	requests     int
 
 	mux *http.ServeMux
 }
@@ -74,7 +79,7 @@ func WithRetryAfter(d time.Duration) SimOption { return func(s *Sim) { s.retryAf
 func NewSim(opts ...SimOption) *Sim {
 	s := &Sim{
 		token: SimToken, now: time.Now, retryAfter: 2 * time.Second,
-		agents: map[string]*simAgent{}, denied: map[string]bool{},
+		agents: map[string]*simAgent{}, denied: map[string]bool{}, patched: map[string]json.RawMessage{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -288,6 +293,8 @@ func (s *Sim) Describe() string {
 	fmt.Fprintf(&b, "  GET  %s?limit=&cursor=&createdAt__gt[e]=\n", pathAlerts)
 	fmt.Fprintf(&b, "  GET  %s?ids=<agentId>[,…]   → id, computerName, networkStatus\n", pathAgents)
 	fmt.Fprintf(&b, "  POST %s | %s  {\"filter\":{\"ids\":[\"<agentId>\"]}}\n", pathDisconnect, pathConnect)
+	fmt.Fprintf(&b, "  POST %s{kill,quarantine,remediate,rollback-remediation}  {\"filter\":{\"ids\":[\"<threatId>\"]}}\n", pathMitigate)
+	fmt.Fprintf(&b, "  GET|POST %s  (type black_hash)\n", pathRestrictions)
 	ids := make([]string, 0, len(s.agents))
 	for id := range s.agents {
 		ids = append(ids, id)

@@ -21,6 +21,11 @@ func (s *Sim) routes() {
 	m.Handle("GET "+pathAgents, s.authed(PermEndpointsView, s.listAgents))
 	m.Handle("POST "+pathDisconnect, s.authed(PermEndpointsDisconn, s.agentAction("disconnect", NetDisconnected)))
 	m.Handle("POST "+pathConnect, s.authed(PermEndpointsReconn, s.agentAction("connect", NetConnected)))
+	for action, perm := range mitigatePerms {
+		m.Handle("POST "+pathMitigate+action, s.authed(perm, s.mitigate(action)))
+	}
+	m.Handle("GET "+pathRestrictions, s.authed(PermBlocklistView, s.listRestrictions))
+	m.Handle("POST "+pathRestrictions, s.authed(PermBlocklistCreate, s.createRestriction))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusNotFound, 4040000, "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -69,7 +74,7 @@ func (s *Sim) authed(perm string, h http.HandlerFunc) http.Handler {
 		case !valid:
 			s.fail(w, http.StatusUnauthorized, 4010010, "Authentication Failed", "Invalid or expired API token")
 		case denied:
-			s.fail(w, http.StatusForbidden, 4030010, "Forbidden", "Insufficient permissions")
+			s.fail(w, http.StatusForbidden, 4030010, "Forbidden", "Insufficient permissions: "+perm)
 		default:
 			h(w, r)
 		}
@@ -217,10 +222,4 @@ func (s *Sim) agentAction(action, want string) http.HandlerFunc {
 		s.mu.Unlock()
 		simkit.WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]int{"affected": affected}})
 	}
-}
-
-// current returns a list item as the console shows it now: a threat whose
-// mitigation changed since it was injected is served in its new state.
-func (s *Sim) current(threats bool, it simkit.Item) json.RawMessage {
-	return it.Raw
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/bannin-soc/bannin/internal/alert"
 )
 
+// SimSiteID is the site of the threats NewThreat builds.
+const SimSiteID = "1980000000000000002"
+
 // ThreatOption adjusts a threat built by NewThreat.
 type ThreatOption func(map[string]any)
 
@@ -26,12 +29,12 @@ func NewThreat(host, agentID string, opts ...ThreatOption) []byte {
 		"agentDetectionInfo": map[string]any{
 			"accountId": "1980000000000000001", "agentIpV4": ip, "agentOsName": "Windows 11 Pro",
 			"agentVersion": "23.4.4.223", "externalIp": fmt.Sprintf("198.51.100.%d", 1+n%250),
-			"groupName": "Default Group", "siteName": "Default site",
+			"groupName": "Default Group", "siteName": "Default site", "siteId": SimSiteID,
 		},
 		"agentRealtimeInfo": map[string]any{
 			"agentId": agentID, "agentComputerName": host, "agentOsName": "Windows 11 Pro", "agentOsType": "windows",
 			"agentMachineType": "desktop", "agentNetworkStatus": NetConnected, "agentIsActive": true,
-			"groupName": "Default Group", "siteName": "Default site",
+			"groupName": "Default Group", "siteName": "Default site", "siteId": SimSiteID,
 			"networkInterfaces": []any{map[string]any{"name": "Ethernet", "inet": []string{ip}, "inet6": []string{}}},
 		},
 		"indicators": []any{map[string]any{

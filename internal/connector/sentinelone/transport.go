@@ -39,16 +39,29 @@ const (
 	pathAgents     = "/web/api/v2.1/agents"
 	pathDisconnect = "/web/api/v2.1/agents/actions/disconnect"
 	pathConnect    = "/web/api/v2.1/agents/actions/connect"
+	// pathMitigate is followed by the action: kill, quarantine,
+	// remediate, rollback-remediation.
+	pathMitigate     = "/web/api/v2.1/threats/mitigate/"
+	pathRestrictions = "/web/api/v2.1/restrictions"
 )
 
 // Console permissions (role settings) the endpoints need, as a 403 names
 // them.
 const (
-	PermThreatsView       = "Threats: View"
-	PermAlertsView        = "STAR Custom Rules / Alerts: View"
-	PermEndpointsView     = "Endpoints: View"
-	PermEndpointsDisconn  = "Endpoints: Disconnect From Network"
-	PermEndpointsReconn   = "Endpoints: Reconnect To Network"
+	PermThreatsView      = "Threats: View"
+	PermAlertsView       = "STAR Custom Rules / Alerts: View"
+	PermEndpointsView    = "Endpoints: View"
+	PermEndpointsDisconn = "Endpoints: Disconnect From Network"
+	PermEndpointsReconn  = "Endpoints: Reconnect To Network"
+	// The threat and blocklist permission names are as bannin expects
+	// them; the console's role editor may word them differently
+	// [unverified].
+	PermThreatsKill       = "Threats: Kill"
+	PermThreatsQuarantine = "Threats: Quarantine"
+	PermThreatsRemediate  = "Threats: Remediate"
+	PermThreatsRollback   = "Threats: Rollback"
+	PermBlocklistView     = "Blocklist: View"
+	PermBlocklistCreate   = "Blocklist: Create"
 	defaultTimeout        = 30 * time.Second
 	maxBody               = 64 << 20
 	maxErrBody            = 64 << 10
@@ -196,6 +209,16 @@ func errorMessage(body io.Reader, code int) string {
 // permissionFor names the console permission an endpoint needs.
 func permissionFor(method, path string) string {
 	switch {
+	case strings.HasPrefix(path, pathMitigate):
+		if p, ok := mitigatePerms[strings.TrimPrefix(path, pathMitigate)]; ok {
+			return p
+		}
+		return permissionUnknownName
+	case strings.HasPrefix(path, pathRestrictions):
+		if method == http.MethodGet {
+			return PermBlocklistView
+		}
+		return PermBlocklistCreate
 	case strings.HasPrefix(path, pathThreats):
 		return PermThreatsView
 	case strings.HasPrefix(path, pathAlerts):
