@@ -61,9 +61,18 @@ type finish struct {
 	at            int64
 }
 
-// rowsPerStatement bounds a multi-row statement well inside both
-// databases' parameter limits (SQLite 32766, PostgreSQL 65535).
-const rowsPerStatement = 500
+// rows bounds a multi-row statement. PostgreSQL takes 500 rows in one
+// round trip well inside its 65535 parameters. SQLite gets 40: it looks up
+// each $N parameter by name in a list while parsing, so a statement's parse
+// time grows with the square of its parameters (a 3,000-parameter insert
+// spent more time being parsed than run), and small statements of one
+// shape are reused from the transaction's statement cache.
+func (tx *Tx) rows() int {
+	if tx.dialect.Name == SQLite.Name {
+		return 40
+	}
+	return 500
+}
 
 // flush writes the deferred rows. InTx calls it before commit; readers of
 // the deferred tables inside a transaction call it first.
@@ -85,7 +94,7 @@ func (tx *Tx) flush(ctx context.Context) error {
 
 func (tx *Tx) flushAudits(ctx context.Context) error {
 	for len(tx.behind.audits) > 0 {
-		part := tx.behind.audits[:min(rowsPerStatement, len(tx.behind.audits))]
+		part := tx.behind.audits[:min(tx.rows(), len(tx.behind.audits))]
 		var b strings.Builder
 		b.WriteString("INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ")
 		args := make([]any, 0, len(part)*6)
@@ -97,7 +106,7 @@ func (tx *Tx) flushAudits(ctx context.Context) error {
 			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6)
 			args = append(args, e.Tenant, micros(e.At), e.Actor, e.Action, e.Object, e.Detail)
 		}
-		if _, err := tx.tx.ExecContext(ctx, b.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
 		tx.behind.audits = tx.behind.audits[len(part):]
@@ -107,7 +116,7 @@ func (tx *Tx) flushAudits(ctx context.Context) error {
 
 func (tx *Tx) flushFinishes(ctx context.Context) error {
 	for len(tx.behind.finishes) > 0 {
-		part := tx.behind.finishes[:min(rowsPerStatement, len(tx.behind.finishes))]
+		part := tx.behind.finishes[:min(tx.rows(), len(tx.behind.finishes))]
 		// VALUES columns are column1… in both dialects; the casts give
 		// PostgreSQL the types it cannot infer from parameters there.
 		var b strings.Builder
@@ -122,7 +131,7 @@ func (tx *Tx) flushFinishes(ctx context.Context) error {
 			args = append(args, f.id, f.state, f.reason, f.at)
 		}
 		b.WriteString(") AS v WHERE inbox.id = v.column1")
-		if _, err := tx.tx.ExecContext(ctx, b.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("finish inbox rows: %w", err)
 		}
 		tx.behind.finishes = tx.behind.finishes[len(part):]

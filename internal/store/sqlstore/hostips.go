@@ -80,7 +80,7 @@ func (tx *Tx) flushHostIPs(ctx context.Context) error {
 		}
 		// A later sighting wins; an older one (replayed late) does not
 		// move the address back.
-		_, err := tx.tx.ExecContext(ctx, b.String()+` ON CONFLICT (tenant, ip) DO UPDATE SET host_key = excluded.host_key,
+		_, err := tx.ExecContext(ctx, b.String()+` ON CONFLICT (tenant, ip) DO UPDATE SET host_key = excluded.host_key,
 			vendor = excluded.vendor, last_seen = excluded.last_seen WHERE excluded.last_seen >= host_ips.last_seen`, args...)
 		b.Reset()
 		args = args[:0]
@@ -98,7 +98,7 @@ func (tx *Tx) flushHostIPs(ctx context.Context) error {
 		n := len(args)
 		fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5)
 		args = append(args, k.tenant, k.ip, h.HostKey, h.Vendor, micros(h.LastSeen))
-		if len(args) >= rowsPerStatement*5 {
+		if len(args) >= tx.rows()*5 {
 			if err := flush(); err != nil {
 				return err
 			}

@@ -48,7 +48,7 @@ func (db *DB) Accept(ctx context.Context, items []InboxItem, cursors []Cursor) e
 
 // insertInbox writes rows in multi-row INSERTs of up to 200 rows.
 func (tx *Tx) insertInbox(ctx context.Context, items []InboxItem) error {
-	const chunk = 200
+	chunk := tx.rows()
 	for start := 0; start < len(items); start += chunk {
 		part := items[start:min(start+chunk, len(items))]
 		var b strings.Builder

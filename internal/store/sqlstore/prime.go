@@ -278,11 +278,13 @@ func (tx *Tx) eachRow(ctx context.Context, q string, args []any, fn func(scan fu
 	return rows.Err()
 }
 
-// chunks yields strs as []any parts of at most rowsPerStatement.
+// chunks yields strs as []any parts of at most 500 (an IN list's
+// parameters are read once, so SQLite parses them fast enough).
 func chunks(strs []string) func(func([]any) bool) {
+	const n = 500
 	return func(yield func([]any) bool) {
-		for start := 0; start < len(strs); start += rowsPerStatement {
-			part := strs[start:min(start+rowsPerStatement, len(strs))]
+		for start := 0; start < len(strs); start += n {
+			part := strs[start:min(start+n, len(strs))]
 			args := make([]any, len(part))
 			for i, s := range part {
 				args[i] = s
