@@ -81,7 +81,7 @@ func TestPollLeaseMovesPostgres(t *testing.T) {
 	for inbox() < n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitQuiet(t, db)
+	waitQuiet(t, db, n)
 	for i := range h.listens {
 		h.kill(i)
 	}
