@@ -235,6 +235,12 @@ func (r *Responder) blocklist(ctx context.Context, a connector.Act, key string) 
 		if err != nil {
 			return connector.Result{}, wrap("sentinelone: block hash of threat "+a.ThreatID, err)
 		}
+		// A hash given with the threat must be the threat's: blocking
+		// another file estate-wide would be a worse mistake than refusing.
+		if given := sha1; given != "" && !strings.EqualFold(given, th.ThreatInfo.SHA1) && !strings.EqualFold(given, th.ThreatInfo.SHA256) {
+			return connector.Result{}, fmt.Errorf("sentinelone: block hash of threat %s: hash %s is not the threat's file (sha1 %s, sha256 %s)",
+				a.ThreatID, given, th.ThreatInfo.SHA1, orDefault(th.ThreatInfo.SHA256, "none"))
+		}
 		sha1 = strings.ToLower(th.ThreatInfo.SHA1)
 		if os := strings.ToLower(th.AgentRealtimeInfo.AgentOsType); os != "" {
 			osType = os

@@ -146,6 +146,7 @@ func TestActorErrors(t *testing.T) {
 		{name: "unknown threat", kind: connector.ActKillProcess, id: "2087361155048809999", is: ErrNotFound, says: "2087361155048809999"},
 		{name: "no threat id", kind: connector.ActRemediate, id: "-", says: "no threat id"},
 		{name: "blocklist by SHA-256 alone", kind: connector.ActBlocklistHash, id: "-", sha: strings.Repeat("ab", 32), says: "takes a SHA-1"},
+		{name: "blocklist: hash not the threat's", kind: connector.ActBlocklistHash, sha: strings.Repeat("cd", 32), says: "is not the threat's file"},
 		{name: "unsupported", kind: "isolate_user", is: connector.ErrUnsupported, says: "isolate_user"},
 	}
 	for _, tt := range tests {
@@ -207,6 +208,11 @@ func TestActorBlocklist(t *testing.T) {
 		t.Fatalf("second: %+v, %v; want Already", res, err)
 	}
 	const sha1 = "1f2e3d4c5b6a79880716253443526170f8e9dacb" // NewThreat's
+	// The threat's own SHA-256 given with it is accepted.
+	res, err = do(r, connector.ActBlocklistHash, testThreat, "5e0f7bb1d2b7d3b0a9e1c4f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f70", "inc-2/block")
+	if err != nil || !res.Already {
+		t.Fatalf("with its SHA-256: %+v, %v; want Already", res, err)
+	}
 	bl := sim.Blocklist()
 	if len(bl) != 1 || bl[0].Value != sha1 || bl[0].OSType != "windows" || bl[0].Type != "black_hash" ||
 		!cmp.Equal(bl[0].Scope.SiteIDs, []string{SimSiteID}) || !strings.Contains(bl[0].Description, KeyTag+"inc-2/block") {

@@ -22,7 +22,8 @@ const (
 // Responder disconnects endpoints from the network and reconnects them
 // through the agents actions API. It reads the agent's networkStatus first
 // and skips the call when the agent is already in (or on its way to) the
-// asked state, so repeating an action is a no-op.
+// asked state, so repeating an action is a no-op. It is also a
+// connector.Actor (see Do): threat mitigations and the hash blocklist.
 type Responder struct {
 	api *api
 }
