@@ -18,6 +18,15 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/tenants/{tenant}/incidents/{id}", a.authed(a.getIncident))
 	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/approve", a.authed(a.approveIncident))
 	mux.Handle("GET /v1/tenants/{tenant}/isolations", a.authed(a.listIsolations))
+	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/verdict", a.authed(ticketAPI(a.setVerdict)))
+	mux.Handle("GET /v1/tenants/{tenant}/tickets", a.authed(ticketAPI(a.listTickets)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets", a.authed(ticketAPI(a.createTicket)))
+	mux.Handle("GET /v1/tenants/{tenant}/tickets/{id}", a.authed(ticketAPI(a.getTicket)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/transition", a.authed(ticketAPI(a.transitionTicket)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/notes", a.authed(ticketAPI(a.noteTicket)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/links", a.authed(ticketAPI(a.linkTicket)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/apply", a.authed(ticketAPI(a.applyTicket)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/refuse", a.authed(ticketAPI(a.refuseTicket)))
 }
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, tenant string) error

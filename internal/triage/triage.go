@@ -38,6 +38,9 @@ type Store interface {
 	InsertNotification(ctx context.Context, n *sqlstore.Notification) error
 	Audit(ctx context.Context, e sqlstore.AuditEntry) error
 	HostByIP(ctx context.Context, tenant, ip string, since time.Time) (sqlstore.HostAt, bool, error)
+	// StoredAllowed answers for the allowlist entries applied PCRs made,
+	// which live in the store rather than in the tenant file.
+	StoredAllowed(ctx context.Context, tenant string, a *alert.Alert) (reason string, ok bool, err error)
 }
 
 var _ Store = (*sqlstore.Tx)(nil)
@@ -83,6 +86,12 @@ func Process(ctx context.Context, st Store, t *Tenant, a *alert.Alert, inboxID i
 	}
 	row := &sqlstore.AlertRow{InboxID: inboxID, Alert: *a, Score: a.Score, NoSpread: !suspicious(a)}
 	if reason, ok := t.Policy.Allowed(a); ok {
+		return suppress(ctx, st, row, "allowlist: "+reason)
+	}
+	if reason, ok, err := st.StoredAllowed(ctx, a.Tenant, a); err != nil || ok {
+		if err != nil {
+			return Outcome{}, err
+		}
 		return suppress(ctx, st, row, "allowlist: "+reason)
 	}
 	if o, ok, err := fold(ctx, st, row); ok || err != nil {

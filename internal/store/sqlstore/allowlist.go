@@ -175,13 +175,10 @@ func (tx *Tx) checkNotCovered(ctx context.Context, tk *ticket.Ticket, existing [
 // notePCRMatches notes on every open incident with an alert the applied
 // PCR covers that it does, links it to the ticket, and returns their refs.
 func (tx *Tx) notePCRMatches(ctx context.Context, tk *ticket.Ticket, by string, at time.Time) ([]string, error) {
-	where := `WHERE tenant=$1 AND incident_id IN (SELECT id FROM incidents WHERE tenant=$1 AND status='open')`
-	args := []any{tk.Tenant}
-	if tk.PCR.SHA256 != "" {
-		where += ` AND sha256=$2`
-		args = append(args, tk.PCR.SHA256)
-	}
-	rows, err := alertRows(ctx, tx, where+` ORDER BY incident_id, id`, args...)
+	// The alerts' sha256 column holds only hashes fit for spread lookups,
+	// so every alert of an open incident is read and matched here.
+	rows, err := alertRows(ctx, tx, `WHERE tenant=$1 AND incident_id IN
+		(SELECT id FROM incidents WHERE tenant=$1 AND status='open') ORDER BY incident_id, id`, tk.Tenant)
 	if err != nil {
 		return nil, err
 	}
