@@ -42,6 +42,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(newServe(), newDemo(), newReplay(), newNormalize(), newSim(), newQuarantine(), newIncident(),
 		newIsolations(), newMigrate(), newTenantCmd(), newBench(), newCalendar(), newVersion())
+	root.AddCommand(newTicket())
 	root.AddCommand(newMeter())
 	return root
 }

@@ -244,6 +244,7 @@ func newIncident() *cobra.Command {
 	release.Flags().StringVar(&reason, "reason", "released by an analyst", "why (recorded in the audit log)")
 	release.MarkFlagRequired("host")
 	cmd.AddCommand(list, show, approve, release)
+	cmd.AddCommand(newIncidentVerdict())
 	return cmd
 }
 

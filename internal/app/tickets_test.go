@@ -94,7 +94,7 @@ func TestTicketAPI(t *testing.T) {
 		c.want(200, "POST", h+"/incidents/"+inc.ID+"/verdict", `{"verdict":"false_positive","reason":"backup"}`, "false_positive")
 
 		c.want(200, "POST", h+"/tickets/"+pcr+"/apply", "", `"matched_incidents":["`+inc.ID+`"]`)
-		c.want(409, "POST", h+"/tickets/"+pcr+"/apply", "", "already allowlisted")
+		c.want(409, "POST", h+"/tickets/"+pcr+"/apply", "", "no longer open")
 		c.want(200, "GET", h+"/incidents/"+inc.ID, "", "許可リスト申請 (PCR) "+pcr)
 		again := ticketRef(t, c.want(201, "POST", h+"/tickets",
 			`{"kind":"pcr","title":"again","pcr":{"sha256":"`+backupHash+`","reason":"r"}}`, ""))

@@ -119,6 +119,9 @@ func (tx *Tx) applyPCR(ctx context.Context, tenant string, id int64, existing []
 	if tk.Kind != ticket.KindPCR || tk.PCR == nil {
 		return nil, fmt.Errorf("%w: ticket %s is a %s ticket, not a PCR", ticket.ErrInvalid, tk.Ref, tk.Kind)
 	}
+	if tk.PCR.Decision != ticket.DecisionNone || !tk.State.Open() {
+		return nil, fmt.Errorf("%w: PCR %s is %s (%s), no longer open", ErrConflict, tk.Ref, tk.State, orNone(string(tk.PCR.Decision)))
+	}
 	if err := tx.checkNotCovered(ctx, tk, existing); err != nil {
 		return nil, err
 	}

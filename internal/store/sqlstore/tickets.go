@@ -196,10 +196,19 @@ func (tx *Tx) updateTicket(ctx context.Context, tk *ticket.Ticket) error {
 // ticket's state, keeping ticket.ErrInvalid for callers that test for it.
 func invalid(err error) error {
 	if errors.Is(err, ticket.ErrInvalid) {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return conflict{err}
 	}
 	return err
 }
+
+// conflict is a refusal of the ticket model that contradicts the ticket's
+// state: both ErrConflict and ticket.ErrInvalid, worded as the model put it.
+type conflict struct{ err error }
+
+func (c conflict) Error() string {
+	return strings.TrimPrefix(c.err.Error(), ticket.ErrInvalid.Error()+": ")
+}
+func (c conflict) Unwrap() []error { return []error{ErrConflict, c.err} }
 
 // MoveTicket moves a ticket to another state, refusing a move its
 // lifecycle does not allow (ErrConflict, nothing changed). The move is
