@@ -285,3 +285,32 @@ func testPrepaidRefusals(t *testing.T, db *sqlstore.DB) {
 }
 
 func refOf(id int64) string { return ticket.RefFor(id) }
+
+// Uses made at once never spend a ticket twice: of eight uses of 3 against
+// 10 tickets, exactly three succeed.
+func testPrepaidConcurrentUse(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	check(t, "AddPurchase", db.AddPurchase(ctx, &meter.Purchase{Tenant: "a", PurchasedAt: t0, Quantity: 10}, "sales"))
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := db.ConsumeTickets(ctx, &meter.Consumption{Tenant: "a", At: t0.Add(time.Duration(i) * time.Minute),
+				Quantity: 3, Reason: "concurrent work"}, "analyst")
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 8 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, meter.ErrInsufficient):
+			t.Errorf("use: %v, want success or ErrInsufficient", err)
+		}
+	}
+	led, err := db.PrepaidBalance(ctx, "a", t0.Add(time.Hour))
+	check(t, "PrepaidBalance", err)
+	if ok != 3 || led.Available != 1 || len(led.Uses) != 3 {
+		t.Errorf("%d uses succeeded, %d recorded, %d left; want 3, 3, 1", ok, len(led.Uses), led.Available)
+	}
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"MeterUsage", testMeterUsage},
 		{"PrepaidFIFO", testPrepaidFIFO},
 		{"PrepaidRefusals", testPrepaidRefusals},
+		{"PrepaidConcurrentUse", testPrepaidConcurrentUse},
 		{"TicketLifecycle", testTicketLifecycle},
 		{"TicketTenantIsolation", testTicketTenantIsolation},
 		{"IncidentVerdict", testIncidentVerdict},
