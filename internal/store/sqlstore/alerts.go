@@ -80,6 +80,7 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 	}
 	r.ID = id
 	tx.noteHostIPs(a)
+	tx.behind.rollupAlert(r)
 	if tx.primed != nil {
 		tx.primed.sawAlert(r)
 	}
@@ -89,10 +90,13 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 // Prevalence counts, over alerts of a tenant since a time, the distinct hosts
 // and distinct UTC days on which a pattern fired.
 func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time.Time) (hosts, days int, err error) {
-	// Both counts come from the covering index alerts_pattern; days are UTC
-	// days (integer division of unix microseconds).
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host_key), COUNT(DISTINCT received_at / 86400000000) FROM alerts
-		WHERE tenant=$1 AND pattern=$2 AND received_at >= $3`, tenant, pattern, micros(since)).Scan(&hosts, &days)
+	// From the pattern_sightings rollup: a (host, day) group counts when
+	// its latest alert is recent enough, i.e. when it has such an alert.
+	if err := tx.flushRollups(ctx); err != nil {
+		return 0, 0, err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host_key), COUNT(DISTINCT day) FROM pattern_sightings
+		WHERE tenant=$1 AND pattern=$2 AND latest >= $3`, tenant, pattern, micros(since)).Scan(&hosts, &days)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prevalence: %w", err)
 	}
@@ -107,8 +111,11 @@ func (tx *Tx) PrevalenceWith(ctx context.Context, tenant, pattern string, since 
 			return h, d, nil
 		}
 	}
+	if err := tx.flushRollups(ctx); err != nil {
+		return 0, 0, err
+	}
 	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT h), COUNT(DISTINCT d) FROM (
-		SELECT host_key AS h, received_at / 86400000000 AS d FROM alerts WHERE tenant=$1 AND pattern=$2 AND received_at >= $3
+		SELECT host_key AS h, day AS d FROM pattern_sightings WHERE tenant=$1 AND pattern=$2 AND latest >= $3
 		UNION ALL SELECT CAST($4 AS TEXT), CAST($5 AS BIGINT)) x`,
 		tenant, pattern, micros(since), host, micros(at)/86400000000).Scan(&hosts, &days)
 	if err != nil {

@@ -22,6 +22,8 @@ type behind struct {
 	incidents map[int64]*ticket.Incident // kept updates, by id
 	order     []int64
 	hostIPs   map[ipKey]HostAt // addresses named by this transaction's alerts
+	keys      map[keyRow]int64      // incident_keys rows to upsert
+	sightings map[sightingRow]int64 // pattern_sightings rows to upsert
 }
 
 // keepIncident keeps a copy of an incident's new state.
@@ -84,6 +86,9 @@ func (tx *Tx) flush(ctx context.Context) error {
 	}
 	tx.behind.order, tx.behind.incidents = nil, nil
 	if err := tx.flushHostIPs(ctx); err != nil {
+		return err
+	}
+	if err := tx.flushRollups(ctx); err != nil {
 		return err
 	}
 	if err := tx.flushAudits(ctx); err != nil {

@@ -164,7 +164,7 @@ func (tx *Tx) OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) 
 			return nil, nil
 		}
 	}
-	return tx.openIncidentVia(ctx, `fingerprint=$2`, tenant, fp)
+	return tx.openIncidentByKey(ctx, "fp", tenant, fp, 0)
 }
 
 // OpenIncidentByHost finds the newest open incident with an alert on the
@@ -181,7 +181,20 @@ func (tx *Tx) OpenIncidentByHost(ctx context.Context, tenant, hostKey string, si
 			// Not this tenant's: ask the database, which filters on tenant.
 		}
 	}
-	return tx.openIncidentVia(ctx, `host_key=$2 AND received_at >= $3`, tenant, hostKey, micros(since))
+	return tx.openIncidentByKey(ctx, "host", tenant, hostKey, micros(since))
+}
+
+// openIncidentByKey returns the newest open incident holding an alert with
+// this fingerprint or on this host, received since the given time, from
+// the incident_keys rollup.
+func (tx *Tx) openIncidentByKey(ctx context.Context, kind, tenant, key string, since int64) (*ticket.Incident, error) {
+	if err := tx.flushRollups(ctx); err != nil {
+		return nil, err
+	}
+	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i
+		JOIN incident_keys k ON k.incident_id = i.id
+		WHERE k.tenant=$1 AND k.kind=$2 AND k.key=$3 AND k.latest >= $4 AND i.tenant=$1 AND i.status='open'
+		ORDER BY i.id DESC LIMIT 1`, tenant, kind, key, since)
 }
 
 // OpenIncidentByHash finds an open incident holding an alert with this

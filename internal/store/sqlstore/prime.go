@@ -121,8 +121,8 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 	}
 	for part := range chunks(fps) {
-		err := tx.eachRow(ctx, `SELECT DISTINCT a.fingerprint FROM alerts a JOIN incidents i ON i.id = a.incident_id
-			WHERE a.tenant=$1 AND i.status='open' AND a.fingerprint IN (`+placeholders(2, len(part))+`)`,
+		err := tx.eachRow(ctx, `SELECT DISTINCT k.key FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+			WHERE k.tenant=$1 AND k.kind='fp' AND i.tenant=$1 AND i.status='open' AND k.key IN (`+placeholders(2, len(part))+`)`,
 			append([]any{tenant}, part...), func(scan func(...any) error) error {
 				var fp string
 				if err := scan(&fp); err != nil {
@@ -136,9 +136,8 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 	}
 	for part := range chunks(pats) {
-		err := tx.eachRow(ctx, `SELECT pattern, host_key, received_at / 86400000000, MAX(received_at) FROM alerts
-			WHERE tenant=$1 AND received_at >= $2 AND pattern IN (`+placeholders(3, len(part))+`)
-			GROUP BY pattern, host_key, received_at / 86400000000`,
+		err := tx.eachRow(ctx, `SELECT pattern, host_key, day, latest FROM pattern_sightings
+			WHERE tenant=$1 AND latest >= $2 AND pattern IN (`+placeholders(3, len(part))+`)`,
 			append([]any{tenant, p.since}, part...), func(scan func(...any) error) error {
 				var pat, host string
 				var day, latest int64
@@ -152,10 +151,8 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 			return err
 		}
 	}
-	// Two plain queries rather than a join: the alerts of the batch's hosts
-	// through alerts_host, then which of their incidents are open. (Joined,
-	// PostgreSQL's plans on a young table's statistics walked every open
-	// incident's alerts.)
+	// Two plain queries rather than a join: the incidents of the batch's
+	// hosts from the incident_keys rollup, then which of them are open.
 	type hostInc struct {
 		host   string
 		inc    int64
@@ -164,9 +161,8 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 	var found []hostInc
 	incs := map[int64]bool{}
 	for part := range chunks(hosts) {
-		err := tx.eachRow(ctx, `SELECT host_key, incident_id, MAX(received_at) FROM alerts
-			WHERE tenant=$1 AND host_key IN (`+placeholders(3, len(part))+`) AND received_at >= $2 AND incident_id IS NOT NULL
-			GROUP BY host_key, incident_id`,
+		err := tx.eachRow(ctx, `SELECT key, incident_id, latest FROM incident_keys
+			WHERE tenant=$1 AND kind='host' AND key IN (`+placeholders(3, len(part))+`) AND latest >= $2`,
 			append([]any{tenant, p.hostSince}, part...), func(scan func(...any) error) error {
 				var h hostInc
 				if err := scan(&h.host, &h.inc, &h.latest); err != nil {
