@@ -21,7 +21,7 @@ type behind struct {
 	finishes  []finish
 	incidents map[int64]*ticket.Incident // kept updates, by id
 	order     []int64
-	hostIPs   map[ipKey]HostAt // addresses named by this transaction's alerts
+	hostIPs   map[ipKey]HostAt      // addresses named by this transaction's alerts
 	keys      map[keyRow]int64      // incident_keys rows to upsert
 	sightings map[sightingRow]int64 // pattern_sightings rows to upsert
 }
