@@ -64,8 +64,22 @@ func (db *DB) AllowlistEntries(ctx context.Context, tenant string) ([]AllowlistE
 // alert, and the suppression reason naming the PCR. Only entries without a
 // hash or with the alert's hash are read (through their index).
 func (tx *Tx) StoredAllowed(ctx context.Context, tenant string, a *alert.Alert) (string, bool, error) {
-	es, err := allowEntries(ctx, tx, `WHERE tenant=$1 AND (sha256='' OR sha256=$2)`, tenant, strings.ToLower(a.Process.SHA256))
-	if err != nil {
+	var es []AllowlistEntry
+	var err error
+	if tx.primed != nil {
+		// A triage batch reads the tenant's entries once (applied PCRs are
+		// few, and change only in an analyst's own transaction).
+		var ok bool
+		if es, ok = tx.primed.allow[tenant]; !ok {
+			if es, err = allowEntries(ctx, tx, `WHERE tenant=$1`, tenant); err != nil {
+				return "", false, err
+			}
+			if tx.primed.allow == nil {
+				tx.primed.allow = map[string][]AllowlistEntry{}
+			}
+			tx.primed.allow[tenant] = es
+		}
+	} else if es, err = allowEntries(ctx, tx, `WHERE tenant=$1 AND (sha256='' OR sha256=$2)`, tenant, strings.ToLower(a.Process.SHA256)); err != nil {
 		return "", false, err
 	}
 	for _, e := range es {

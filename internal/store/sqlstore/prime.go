@@ -29,7 +29,8 @@ type primed struct {
 	// with the latest receipt of each, read back to hostSince.
 	hosts     map[fpKey]map[int64]int64
 	hostSince int64
-	loaded    map[int64]*ticket.Incident // incidents read in this batch, as read
+	loaded    map[int64]*ticket.Incident  // incidents read in this batch, as read
+	allow     map[string][]AllowlistEntry // per tenant: entries applied PCRs made
 }
 
 type seenKey struct{ tenant, source, vendorID string }
