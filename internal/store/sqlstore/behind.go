@@ -21,7 +21,8 @@ type behind struct {
 	finishes  []finish
 	incidents map[int64]*ticket.Incident // kept updates, by id
 	order     []int64
-	hostIPs   map[ipKey]HostAt      // addresses named by this transaction's alerts
+	hostIPs   map[ipKey]HostAt // addresses named by this transaction's alerts
+	notes     []noteRow
 	keys      map[keyRow]int64      // incident_keys rows to upsert
 	sightings map[sightingRow]int64 // pattern_sightings rows to upsert
 }
@@ -91,6 +92,9 @@ func (tx *Tx) flush(ctx context.Context) error {
 	if err := tx.flushRollups(ctx); err != nil {
 		return err
 	}
+	if err := tx.flushNotes(ctx); err != nil {
+		return err
+	}
 	if err := tx.flushAudits(ctx); err != nil {
 		return err
 	}
@@ -140,6 +144,34 @@ func (tx *Tx) flushFinishes(ctx context.Context) error {
 			return fmt.Errorf("finish inbox rows: %w", err)
 		}
 		tx.behind.finishes = tx.behind.finishes[len(part):]
+	}
+	return nil
+}
+
+type noteRow struct {
+	tenant   string
+	incident int64
+	note     ticket.Note
+}
+
+func (tx *Tx) flushNotes(ctx context.Context) error {
+	for len(tx.behind.notes) > 0 {
+		part := tx.behind.notes[:min(tx.rows(), len(tx.behind.notes))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ")
+		args := make([]any, 0, len(part)*5)
+		for i, n := range part {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k := len(args)
+			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5)
+			args = append(args, n.tenant, n.incident, micros(n.note.At), n.note.Author, n.note.Text)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("add notes: %w", err)
+		}
+		tx.behind.notes = tx.behind.notes[len(part):]
 	}
 	return nil
 }

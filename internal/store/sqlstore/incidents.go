@@ -160,8 +160,13 @@ func (db *DB) Incidents(ctx context.Context, tenant string) ([]*ticket.Incident,
 // alert with this fingerprint.
 func (tx *Tx) OpenIncidentByFingerprint(ctx context.Context, tenant, fp string) (*ticket.Incident, error) {
 	if tx.primed != nil {
-		if maybe, ok := tx.primed.fp[fpKey{tenant, fp}]; ok && !maybe {
-			return nil, nil
+		if id, ok := tx.primed.fp[fpKey{tenant, fp}]; ok {
+			if id == 0 {
+				return nil, nil
+			}
+			if in, err := tx.primedIncident(ctx, tenant, id); !errors.Is(err, ErrNotFound) {
+				return in, err
+			}
 		}
 	}
 	return tx.openIncidentByKey(ctx, "fp", tenant, fp, 0)
@@ -233,6 +238,11 @@ func prefixed(p, cols string) string {
 
 // AddNote appends a line to an incident's history.
 func (tx *Tx) AddNote(ctx context.Context, tenant string, incidentID int64, n ticket.Note) error {
+	if tx.primed != nil {
+		// In a triage batch notes wait for commit with the other rows.
+		tx.behind.notes = append(tx.behind.notes, noteRow{tenant, incidentID, n})
+		return nil
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ($1,$2,$3,$4,$5)`,
 		tenant, incidentID, micros(n.At), n.Author, n.Text)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 
 type primed struct {
 	seen  map[seenKey]bool // primed keys; true: stored
-	fp    map[fpKey]bool   // primed fingerprints; false: in no open incident
+	fp    map[fpKey]int64  // primed fingerprints: the newest open incident holding one, or 0
 	prev  map[fpKey]*sightings
 	since int64 // the prevalence rows were read back to here
 	// hosts maps a primed host to the open incidents holding its alerts,
@@ -58,7 +58,7 @@ type Windows struct {
 // Prime reads ahead what triage will ask about alerts (stored with Tenant,
 // Source and Received set), looking back as far as w says.
 func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, w Windows) error {
-	p := &primed{seen: map[seenKey]bool{}, fp: map[fpKey]bool{}, prev: map[fpKey]*sightings{},
+	p := &primed{seen: map[seenKey]bool{}, fp: map[fpKey]int64{}, prev: map[fpKey]*sightings{},
 		hosts: map[fpKey]map[int64]int64{}}
 	byTenant := map[string][]*alert.Alert{}
 	var earliest time.Time
@@ -91,7 +91,7 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 		f := fpKey{tenant, a.Fingerprint()}
 		if _, ok := p.fp[f]; !ok {
-			p.fp[f] = false
+			p.fp[f] = 0
 			fps = append(fps, f.key)
 		}
 		hk := fpKey{tenant, alert.HostKey(a.Host)}
@@ -122,14 +122,16 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 	}
 	for part := range chunks(fps) {
-		err := tx.eachRow(ctx, `SELECT DISTINCT k.key FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
-			WHERE k.tenant=$1 AND k.kind='fp' AND i.tenant=$1 AND i.status='open' AND k.key IN (`+placeholders(2, len(part))+`)`,
+		err := tx.eachRow(ctx, `SELECT k.key, MAX(k.incident_id) FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+			WHERE k.tenant=$1 AND k.kind='fp' AND i.tenant=$1 AND i.status='open' AND k.key IN (`+placeholders(2, len(part))+`)
+			GROUP BY k.key`,
 			append([]any{tenant}, part...), func(scan func(...any) error) error {
 				var fp string
-				if err := scan(&fp); err != nil {
+				var inc int64
+				if err := scan(&fp, &inc); err != nil {
 					return err
 				}
-				p.fp[fpKey{tenant, fp}] = true
+				p.fp[fpKey{tenant, fp}] = inc
 				return nil
 			})
 		if err != nil {
@@ -227,8 +229,8 @@ func (p *primed) sawAlert(r *AlertRow) {
 		p.seen[k] = true
 	}
 	if f := (fpKey{a.Tenant, a.Fingerprint()}); r.IncidentID != 0 {
-		if _, ok := p.fp[f]; ok {
-			p.fp[f] = true // ask the database which incident
+		if inc, ok := p.fp[f]; ok {
+			p.fp[f] = max(inc, r.IncidentID) // incidents only open in triage: the newest holds it
 		}
 	}
 	if incs, ok := p.hosts[fpKey{a.Tenant, alert.HostKey(a.Host)}]; ok && r.IncidentID != 0 {
