@@ -152,6 +152,10 @@ func (a *App) Start(ctx context.Context) error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); p.Run(ctx) }()
 	}
+	if !a.cfg.VirtualTime {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.sweepUnanswered(ctx) }()
+	}
 	if err := a.startListeners(ctx); err != nil {
 		a.closeListeners()
 		return err

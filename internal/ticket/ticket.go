@@ -208,6 +208,8 @@ type Ticket struct {
 	PCR       *AllowRequest `json:"pcr,omitempty"` // for KindPCR only
 	CreatedAt time.Time     `json:"created_at"`
 	UpdatedAt time.Time     `json:"updated_at"`
+	// StateSince is when the ticket entered its state.
+	StateSince time.Time `json:"state_since"`
 }
 
 // TicketRef formats a ticket's number as people see it.
@@ -265,7 +267,7 @@ func (t *Ticket) Move(to State, at time.Time) error {
 	if t.Kind == KindPCR && (to == StateResolved || to == StateRefused) && t.PCR.Decision == DecisionNone {
 		return fmt.Errorf("%w: PCR %s is resolved by applying it and refused by refusing it with a reason", ErrInvalid, t.Ref)
 	}
-	t.State, t.UpdatedAt = to, at
+	t.State, t.UpdatedAt, t.StateSince = to, at, at
 	return nil
 }
 

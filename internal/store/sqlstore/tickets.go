@@ -12,18 +12,18 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-const ticketCols = `id, tenant, kind, title, body, state, assignee, requester, pcr, created_at, updated_at`
+const ticketCols = `id, tenant, kind, title, body, state, assignee, requester, pcr, created_at, updated_at, state_since`
 
 func scanTicket(sc interface{ Scan(...any) error }) (*ticket.Ticket, error) {
 	var tk ticket.Ticket
 	var kind, state, pcr string
-	var created, updated int64
+	var created, updated, since int64
 	if err := sc.Scan(&tk.ID, &tk.Tenant, &kind, &tk.Title, &tk.Body, &state, &tk.Assignee, &tk.Requester, &pcr,
-		&created, &updated); err != nil {
+		&created, &updated, &since); err != nil {
 		return nil, err
 	}
 	tk.Ref, tk.Kind, tk.State = ticket.TicketRef(tk.ID), ticket.Kind(kind), ticket.State(state)
-	tk.CreatedAt, tk.UpdatedAt = fromMicros(created), fromMicros(updated)
+	tk.CreatedAt, tk.UpdatedAt, tk.StateSince = fromMicros(created), fromMicros(updated), fromMicros(since)
 	tk.Links = []ticket.Link{}
 	if pcr != "" {
 		tk.PCR = &ticket.AllowRequest{}
@@ -45,10 +45,13 @@ func pcrText(r *ticket.AllowRequest) string {
 // links (each must name the tenant's own incident or alert), audited. It
 // sets the ticket's ID and Ref.
 func (tx *Tx) InsertTicket(ctx context.Context, tk *ticket.Ticket, actor string) error {
+	if tk.StateSince.IsZero() {
+		tk.StateSince = tk.CreatedAt
+	}
 	id, err := insertID(ctx, tx, `INSERT INTO tickets (tenant, kind, title, body, state, assignee, requester, pcr,
-		created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+		created_at, updated_at, state_since) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
 		tk.Tenant, string(tk.Kind), tk.Title, tk.Body, string(tk.State), tk.Assignee, tk.Requester, pcrText(tk.PCR),
-		micros(tk.CreatedAt), micros(tk.UpdatedAt))
+		micros(tk.CreatedAt), micros(tk.UpdatedAt), micros(tk.StateSince))
 	if err != nil {
 		return fmt.Errorf("insert ticket: %w", err)
 	}
@@ -181,8 +184,8 @@ func (db *DB) Tickets(ctx context.Context, tenant string, f TicketFilter) ([]*ti
 
 // updateTicket writes back a ticket's mutable fields.
 func (tx *Tx) updateTicket(ctx context.Context, tk *ticket.Ticket) error {
-	res, err := tx.ExecContext(ctx, `UPDATE tickets SET state=$1, assignee=$2, pcr=$3, updated_at=$4 WHERE tenant=$5 AND id=$6`,
-		string(tk.State), tk.Assignee, pcrText(tk.PCR), micros(tk.UpdatedAt), tk.Tenant, tk.ID)
+	res, err := tx.ExecContext(ctx, `UPDATE tickets SET state=$1, assignee=$2, pcr=$3, updated_at=$4, state_since=$5 WHERE tenant=$6 AND id=$7`,
+		string(tk.State), tk.Assignee, pcrText(tk.PCR), micros(tk.UpdatedAt), micros(tk.StateSince), tk.Tenant, tk.ID)
 	if err != nil {
 		return fmt.Errorf("update ticket %s: %w", tk.Ref, err)
 	}

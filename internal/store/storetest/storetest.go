@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"PrimeAgrees", testPrimeAgrees},
 		{"DeferredWrites", testDeferredWrites},
 		{"KeptIncidentUpdate", testKeptIncidentUpdate},
+		{"SuspectUnanswered", testSuspectUnanswered},
 		{"MeterUsage", testMeterUsage},
 		{"PrepaidFIFO", testPrepaidFIFO},
 		{"PrepaidRefusals", testPrepaidRefusals},
