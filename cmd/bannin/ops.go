@@ -245,6 +245,7 @@ func newIncident() *cobra.Command {
 	release.MarkFlagRequired("host")
 	cmd.AddCommand(list, show, approve, release)
 	cmd.AddCommand(newIncidentVerdict())
+	cmd.AddCommand(newIncidentDFIR())
 	return cmd
 }
 

@@ -296,3 +296,32 @@ func newIncidentVerdict() *cobra.Command {
 	c.Flags().StringVar(&reason, "reason", "", "why (kept in the note and the audit log)")
 	return c
 }
+
+// newIncidentDFIR is `bannin incident dfir`.
+func newIncidentDFIR() *cobra.Command {
+	var reason string
+	var off bool
+	var by *string
+	var c *cobra.Command
+	c, by = ticketCmd("dfir --tenant ID INC-ID --reason TEXT [--off]",
+		"Put a ransomware or destructive (P0) incident in DFIR mode, or take it out with --off", cobra.ExactArgs(1),
+		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
+			id, err := ticket.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			in, err := a.DB.SetDFIR(ctx, tenant, id, !off, *by, reason, now())
+			if err != nil {
+				return err
+			}
+			state := "in DFIR mode"
+			if !in.DFIR {
+				state = "not in DFIR mode"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", in.Ref, state)
+			return nil
+		})
+	c.Flags().StringVar(&reason, "reason", "", "why (required to enter DFIR mode; kept in the note and the audit log)")
+	c.Flags().BoolVar(&off, "off", false, "end DFIR mode")
+	return c
+}

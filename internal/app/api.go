@@ -19,6 +19,7 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/approve", a.authed(a.approveIncident))
 	mux.Handle("GET /v1/tenants/{tenant}/isolations", a.authed(a.listIsolations))
 	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/verdict", a.authed(ticketAPI(a.setVerdict)))
+	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/dfir", a.authed(ticketAPI(a.setDFIR)))
 	mux.Handle("GET /v1/tenants/{tenant}/tickets", a.authed(ticketAPI(a.listTickets)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets", a.authed(ticketAPI(a.createTicket)))
 	mux.Handle("GET /v1/tenants/{tenant}/tickets/{id}", a.authed(ticketAPI(a.getTicket)))

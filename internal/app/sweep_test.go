@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
@@ -60,6 +62,46 @@ func TestSweepUnanswered(t *testing.T) {
 		advance(time.Hour)
 		if err := e.App.SweepUnanswered(ctx); err != nil || verdict() != ticket.VerdictSuspicious {
 			t.Fatalf("after 72 h: err %v, verdict %q; want suspicious", err, verdict())
+		}
+	})
+}
+
+// TestDFIRAPI: the ransomware incident on fs01 (P0) goes into DFIR mode
+// through the REST API; a P2 incident is refused with 409; another
+// tenant's path answers 404.
+func TestDFIRAPI(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, b backend) {
+		const token = "dfir-test-token"
+		e := start(t, b.fresh(t), []*tenant.Tenant{hokuto(t), acme(t)}, func(c *app.Config) { c.APIToken = token })
+		defer e.stop()
+		body := ndjson(csAlert("dfir:ransom", "fs01", crowdstrike.AlertSeverity(90),
+			crowdstrike.AlertTechnique("TA0040", "Impact", "T1486", "Data Encrypted for Impact")),
+			csAlert("dfir:phish", "pc-701", high()))
+		if r := e.post(t, "hokuto", body); r.code != http.StatusAccepted {
+			t.Fatalf("webhook: %d %s", r.code, r.body)
+		}
+		ctx := context.Background()
+		refs := map[string]string{}
+		waitFor(t, 30*time.Second, func() error {
+			incs, err := e.App.Incidents(ctx, "hokuto")
+			for _, in := range incs {
+				refs[in.Hosts[0]] = in.ID
+			}
+			if err != nil || len(refs) < 2 {
+				return fmt.Errorf("incidents %v (%v)", refs, err)
+			}
+			return nil
+		})
+		c := api{t: t, url: e.URL, token: token}
+		if r := c.call("POST", "/v1/tenants/hokuto/incidents/"+refs["fs01"]+"/dfir", `{"on":true,"reason":"file server encrypted"}`); r.code != http.StatusOK || !strings.Contains(r.body, `"dfir":true`) {
+			t.Errorf("DFIR on the ransomware incident: %d %s", r.code, r.body)
+		}
+		if r := c.call("POST", "/v1/tenants/hokuto/incidents/"+refs["pc-701"]+"/dfir", `{"on":true,"reason":"why not"}`); r.code != http.StatusConflict {
+			t.Errorf("DFIR on a P2 incident: %d %s, want 409", r.code, r.body)
+		}
+		if r := c.call("POST", "/v1/tenants/acme/incidents/"+refs["fs01"]+"/dfir", `{"on":true,"reason":"x"}`); r.code != http.StatusNotFound {
+			t.Errorf("DFIR through another tenant's path: %d %s, want 404", r.code, r.body)
 		}
 	})
 }

@@ -304,3 +304,25 @@ func (a *App) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string
 	writeJSON(w, http.StatusOK, map[string]any{"id": in.Ref, "verdict": in.Verdict})
 	return nil
 }
+
+// setDFIR is POST /v1/tenants/{tenant}/incidents/{id}/dfir with
+// {"on": true|false, "reason": "…"}.
+func (a *App) setDFIR(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	id, err := ticket.ParseRef(r.PathValue("id"))
+	if err != nil {
+		return sqlstore.ErrNotFound
+	}
+	var req struct {
+		On     bool   `json:"on"`
+		Reason string `json:"reason"`
+	}
+	if err := readBody(r, &req); err != nil {
+		return err
+	}
+	in, err := a.DB.SetDFIR(r.Context(), tenantID, id, req.On, actor(r), req.Reason, a.ticketNow())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": in.Ref, "dfir": in.DFIR})
+	return nil
+}

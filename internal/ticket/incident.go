@@ -73,10 +73,13 @@ type Incident struct {
 	Techniques []string       `json:"techniques"`
 	Evidence   []Evidence     `json:"evidence"`
 	AlertCount int            `json:"alert_count"`
-	FirstSeen  time.Time      `json:"first_seen"`
-	LastSeen   time.Time      `json:"last_seen"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	// DFIR is set when the incident is handed to digital forensics and
+	// incident response (seed 003: ransomware and other destructive attacks).
+	DFIR      bool      `json:"dfir"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // RefFor formats an incident's number as people see it.

@@ -14,21 +14,21 @@ import (
 )
 
 const incidentCols = `id, tenant, status, verdict, priority, severity, score, needs_human, title, hosts, techniques,
-	evidence, alert_count, first_seen, last_seen, created_at, updated_at`
+	evidence, alert_count, first_seen, last_seen, created_at, updated_at, dfir`
 
 func scanIncident(sc interface{ Scan(...any) error }) (*ticket.Incident, error) {
 	var in ticket.Incident
 	var status, verdict, prio string
-	var needs int
+	var needs, dfir int
 	var hosts, techs, ev string
 	var first, last, created, updated int64
 	if err := sc.Scan(&in.ID, &in.Tenant, &status, &verdict, &prio, &in.Severity, &in.Score, &needs, &in.Title,
-		&hosts, &techs, &ev, &in.AlertCount, &first, &last, &created, &updated); err != nil {
+		&hosts, &techs, &ev, &in.AlertCount, &first, &last, &created, &updated, &dfir); err != nil {
 		return nil, err
 	}
 	in.Ref = ticket.RefFor(in.ID)
 	in.Status, in.Verdict, in.Priority = ticket.Status(status), ticket.Verdict(verdict), alert.Priority(prio)
-	in.NeedsHuman = needs != 0
+	in.NeedsHuman, in.DFIR = needs != 0, dfir != 0
 	in.FirstSeen, in.LastSeen = fromMicros(first), fromMicros(last)
 	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
 	for _, f := range []struct {

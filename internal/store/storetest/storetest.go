@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"DeferredWrites", testDeferredWrites},
 		{"KeptIncidentUpdate", testKeptIncidentUpdate},
 		{"SuspectUnanswered", testSuspectUnanswered},
+		{"DFIR", testDFIR},
 		{"MeterUsage", testMeterUsage},
 		{"PrepaidFIFO", testPrepaidFIFO},
 		{"PrepaidRefusals", testPrepaidRefusals},
