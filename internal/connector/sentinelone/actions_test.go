@@ -10,6 +10,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -117,7 +118,7 @@ func TestActorAlreadyFromTheAgent(t *testing.T) {
 func TestActorNotApplied(t *testing.T) {
 	_, _, r := actorSim(t, nil, threatOS("linux"))
 	_, err := do(r, connector.ActRollback, testThreat, "", "k")
-	checkErr(t, err, false, 0, ErrNotApplied, "linux")
+	conntest.CheckErr(t, err, false, 0, ErrNotApplied, "linux")
 	if _, err := do(r, connector.ActKillProcess, testThreat, "", "k2"); err != nil {
 		t.Errorf("kill on linux: %v", err)
 	}
@@ -163,7 +164,7 @@ func TestActorErrors(t *testing.T) {
 				id = ""
 			}
 			_, err := do(newResponder(t, cfg), tt.kind, id, tt.sha, "k")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 			if n := len(sim.Calls()); n != 0 {
 				t.Errorf("%d accepted calls, want none: %v", n, sim.Calls())
 			}
@@ -181,7 +182,7 @@ func TestActorRetriesOnce(t *testing.T) {
 	sim, _, r := actorSim(t, nil)
 	for _, status := range []int{429, 500} {
 		sim.FailNext(1, status)
-		if _, err := do(r, connector.ActQuarantineFile, testThreat, "", "inc-9/q"); !isRetryable(err) {
+		if _, err := do(r, connector.ActQuarantineFile, testThreat, "", "inc-9/q"); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -190,7 +191,7 @@ func TestSourceAlertErrors(t *testing.T) {
 	injectAlerts(t, sim, c, 1, 0)
 	sim.DenyPermission(PermAlertsView)
 	_, err := newSource(t, cfg).Pull(context.Background(), "")
-	checkErr(t, err, false, 0, ErrMissingPermission, `"STAR Custom Rules / Alerts: View"`)
+	conntest.CheckErr(t, err, false, 0, ErrMissingPermission, `"STAR Custom Rules / Alerts: View"`)
 	got, _ := pullAll(t, newSource(t, cfg, WithoutAlerts()), "")
 	if diff := cmp.Diff(threats, got); diff != "" {
 		t.Errorf("WithoutAlerts (-want +got):\n%s", diff)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -195,7 +196,7 @@ func TestSourceErrors(t *testing.T) {
 				tt.setup(sim, &cfg)
 			}
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 		})
 	}
 }
@@ -229,7 +230,7 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 	got := payloadIDs(t, page.Payloads)
 	for _, status := range []int{429, 500, 502} {
 		sim.FailNext(1, status)
-		if _, err := src.Pull(context.Background(), page.Cursor); !isRetryable(err) {
+		if _, err := src.Pull(context.Background(), page.Cursor); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}

@@ -1,51 +1,25 @@
 package sentinelone
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
-	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
 // corpusDir holds Elastic's SentinelOne test inputs, saved outside the
 // repository (see /work/shared/VENDORS.md §2); resolved from the package
 // directory.
-var corpusDir = filepath.Join("..", "..", "..", "..", "shared", "corpus", "elastic-integrations", "sentinel_one")
-
-func corpusFiles(t *testing.T) []string {
-	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("SentinelOne corpus not found at %s (%v): conformance not checked", corpusDir, err)
-	}
-	var files []string
-	err := filepath.WalkDir(corpusDir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasSuffix(p, "-expected.json") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Skipf("SentinelOne corpus at %s holds no input files", corpusDir)
-	}
-	return files
-}
+var corpusDir = conntest.CorpusDir("sentinel_one")
 
 // TestCorpusDecodes decodes every line of every corpus input (threats and
 // STAR alerts, NDJSON).
 func TestCorpusDecodes(t *testing.T) {
-	for _, path := range corpusFiles(t) {
+	for _, path := range conntest.CorpusFiles(t, "SentinelOne", corpusDir) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			body, err := os.ReadFile(path)
 			if err != nil {
@@ -83,7 +57,7 @@ func TestCorpusDecodes(t *testing.T) {
 // Elastic's ingest pipeline for them, field by field, and logs agreement
 // per field over all documents.
 func TestCorpusMatchesElastic(t *testing.T) {
-	corpusFiles(t) // skips without the corpus
+	conntest.CorpusFiles(t, "SentinelOne", corpusDir) // skips without the corpus
 	in, err := os.ReadFile(filepath.Join(corpusDir, "alert", "test-pipeline-alert.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +66,11 @@ func TestCorpusMatchesElastic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exps := elasticExpected(t, filepath.Join(corpusDir, "alert", "test-pipeline-alert.log-expected.json"))
+	exps := conntest.ElasticExpected(t, filepath.Join(corpusDir, "alert", "test-pipeline-alert.log-expected.json"))
 	if len(exps) != len(payloads) {
 		t.Fatalf("%d input lines, %d expected documents", len(payloads), len(exps))
 	}
-	type tally struct{ agree, differ, why int }
-	fieldsSeen := []string{}
-	per := map[string]*tally{}
+	var tally conntest.Tally
 	for i, p := range payloads {
 		got, err := Decoder{}.Decode(p)
 		if err != nil || len(got) != 1 {
@@ -118,131 +90,44 @@ func TestCorpusMatchesElastic(t *testing.T) {
 			field, elastic, ours string
 			why                  string // set where we differ on purpose
 		}{
-			{"event.id", exp.str("event.id"), a.VendorID, ""},
-			{"host.name", exp.str("host.name"), a.Host.Name, ""},
-			{"host.id", exp.str("host.id"), a.Host.ID, ""},
-			{"host.ip", exp.str("host.ip"), jsonList(a.Host.IPs), ""},
-			{"host.os.name", exp.str("host.os.name"), a.Host.OS, ""},
-			{"rule.id", exp.str("rule.id"), a.Rule, ""},
-			{"rule.name", exp.str("rule.name"), a.Title, ""},
-			{"sentinel_one.alert.rule.severity", exp.str("sentinel_one.alert.rule.severity"), a.VendorSeverity, ""},
-			{"process.hash.sha256", exp.str("process.hash.sha256"), a.Process.SHA256, ""},
-			{"process.hash.sha1", exp.str("process.hash.sha1"), a.Process.SHA1, ""},
-			{"process.hash.md5", exp.str("process.hash.md5"), a.Process.MD5, ""},
-			{"process.name", exp.str("process.name"), a.Process.Name, ""},
-			{"process.pid", exp.str("process.pid"), a.Process.PID, ""},
-			{"process.command_line", exp.str("process.command_line"), a.Process.CommandLine, ""},
-			{"process.user.name", exp.str("process.user.name"), a.User, ""},
-			{"process.parent.command_line", exp.str("process.parent.command_line"), a.Parent.CommandLine, ""},
-			{"process.parent.pid", exp.str("process.parent.pid"), a.Parent.PID, ""},
-			{"process.parent.hash.sha256", exp.str("process.parent.hash.sha256"), a.Parent.SHA256, ""},
-			{"destination.ip", exp.str("destination.ip"), net0.ip, ""},
-			{"destination.port", exp.str("destination.port"), net0.port, ""},
+			{"event.id", exp.Str("event.id"), a.VendorID, ""},
+			{"host.name", exp.Str("host.name"), a.Host.Name, ""},
+			{"host.id", exp.Str("host.id"), a.Host.ID, ""},
+			{"host.ip", exp.Str("host.ip"), conntest.JSONList(a.Host.IPs), ""},
+			{"host.os.name", exp.Str("host.os.name"), a.Host.OS, ""},
+			{"rule.id", exp.Str("rule.id"), a.Rule, ""},
+			{"rule.name", exp.Str("rule.name"), a.Title, ""},
+			{"sentinel_one.alert.rule.severity", exp.Str("sentinel_one.alert.rule.severity"), a.VendorSeverity, ""},
+			{"process.hash.sha256", exp.Str("process.hash.sha256"), a.Process.SHA256, ""},
+			{"process.hash.sha1", exp.Str("process.hash.sha1"), a.Process.SHA1, ""},
+			{"process.hash.md5", exp.Str("process.hash.md5"), a.Process.MD5, ""},
+			{"process.name", exp.Str("process.name"), a.Process.Name, ""},
+			{"process.pid", exp.Str("process.pid"), a.Process.PID, ""},
+			{"process.command_line", exp.Str("process.command_line"), a.Process.CommandLine, ""},
+			{"process.user.name", exp.Str("process.user.name"), a.User, ""},
+			{"process.parent.command_line", exp.Str("process.parent.command_line"), a.Parent.CommandLine, ""},
+			{"process.parent.pid", exp.Str("process.parent.pid"), a.Parent.PID, ""},
+			{"process.parent.hash.sha256", exp.Str("process.parent.hash.sha256"), a.Parent.SHA256, ""},
+			{"destination.ip", exp.Str("destination.ip"), net0.ip, ""},
+			{"destination.port", exp.Str("destination.port"), net0.port, ""},
 			// Elastic's date processor keeps milliseconds; SentinelOne sends
 			// microseconds, which we keep. Compared at milliseconds.
-			{"@timestamp", exp.time("@timestamp"), millis(a.EventTime), ""},
-			{"@timestamp (full precision)", exp.time("@timestamp"), stamp(a.EventTime),
+			{"@timestamp", exp.Time("@timestamp"), conntest.Millis(a.EventTime), ""},
+			{"@timestamp (full precision)", exp.Time("@timestamp"), conntest.Stamp(a.EventTime),
 				"Elastic truncates alertInfo.createdAt to milliseconds; we keep SentinelOne's microseconds"},
 		}
 		for _, c := range checks {
-			tl := per[c.field]
-			if tl == nil {
-				tl = &tally{}
-				per[c.field] = tl
-				fieldsSeen = append(fieldsSeen, c.field)
-			}
-			switch {
-			case c.elastic == c.ours:
-				tl.agree++
-			case c.why != "":
-				tl.why++
-				t.Logf("line %d: differ %-32s Elastic %q, ours %q: on purpose, %s", i+1, c.field, c.elastic, c.ours, c.why)
-			default:
-				tl.differ++
-				t.Errorf("line %d: differ %-32s Elastic %q, ours %q", i+1, c.field, c.elastic, c.ours)
-			}
+			tally.Check(t, fmt.Sprintf("line %d", i+1), 32, c.field, c.elastic, c.ours, c.why)
 		}
 	}
-	agreeAll, total := 0, 0
-	for _, f := range fieldsSeen {
-		tl := per[f]
-		t.Logf("%-34s agree %d/%d (differ on purpose %d)", f, tl.agree, len(payloads), tl.why)
-		agreeAll += tl.agree
-		total += tl.agree + tl.differ + tl.why
-	}
-	t.Logf("%d of %d field comparisons agree with Elastic", agreeAll, total)
+	tally.Log(t, 34, len(payloads))
 }
-
-// expected is one document of an Elastic -expected.json file.
-type expected map[string]any
-
-func elasticExpected(t *testing.T, path string) []expected {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Expected []expected `json:"expected"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // keep 19-digit ids exact
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("expected file: %v", err)
-	}
-	return doc.Expected
-}
-
-// str returns a dotted field (ECS nests every level) as text; a list comes
-// back as JSON.
-func (e expected) str(path string) string {
-	var v any = map[string]any(e)
-	for _, k := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = m[k]
-	}
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case nil:
-		return ""
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// time returns a dotted time field normalised like stamp.
-func (e expected) time(path string) string {
-	return stamp(jsonfield.ParseTime(e.str(path)))
-}
-
-func jsonList(ss []string) string {
-	if len(ss) == 0 {
-		return ""
-	}
-	b, _ := json.Marshal(ss)
-	return string(b)
-}
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-func millis(t time.Time) string { return stamp(t.Truncate(time.Millisecond)) }
 
 // TestCorpusThreats checks what the threat lines say beyond "decodes"
 // (Elastic's expected output for them was not saved): mitigation,
 // ATT&CK mapping, hashes and the agent id kept as a string.
 func TestCorpusThreats(t *testing.T) {
-	corpusFiles(t) // skips without the corpus
+	conntest.CorpusFiles(t, "SentinelOne", corpusDir) // skips without the corpus
 	in, err := os.ReadFile(filepath.Join(corpusDir, "threat", "test-pipeline-threat.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -113,7 +114,7 @@ func TestResponderErrors(t *testing.T) {
 				target = connector.Target{HostID: testAgent, HostName: "WS-01"}
 			}
 			_, err := newResponder(t, cfg).Isolate(context.Background(), target, "k")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 			if sim.Contained(testAgent) {
 				t.Error("agent disconnected although the call failed")
 			}
@@ -130,7 +131,7 @@ func TestResponderRetriesOnce(t *testing.T) {
 	host := connector.Target{HostID: testAgent}
 	for _, status := range []int{429, 500} {
 		sim.FailNext(1, status)
-		if _, err := r.Isolate(context.Background(), host, "inc-7/isolate"); !isRetryable(err) {
+		if _, err := r.Isolate(context.Background(), host, "inc-7/isolate"); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}

@@ -1,0 +1,233 @@
+// Package conntest holds test support shared by the vendor connector
+// packages: finding Elastic corpus files, comparing golden files, reading
+// Elastic's -expected.json documents and tallying per-field agreement with
+// them, and checking a connector error's class.
+//
+// It is imported only by _test.go files; no production code may use it.
+package conntest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
+	"github.com/google/go-cmp/cmp"
+)
+
+// CorpusDir returns the path of a directory under the shared Elastic
+// corpus (see /work/shared/VENDORS.md §2), resolved from a connector
+// package's directory: CorpusDir("sentinel_one") is
+// ../../../../shared/corpus/elastic-integrations/sentinel_one.
+func CorpusDir(parts ...string) string {
+	return filepath.Join(append([]string{"..", "..", "..", "..", "shared", "corpus", "elastic-integrations"}, parts...)...)
+}
+
+// CorpusFiles returns every input file under dir (walked recursively,
+// skipping Elastic's -expected.json files). It skips the test, naming
+// the vendor and the path, when dir is absent or holds no input.
+func CorpusFiles(t testing.TB, vendor, dir string) []string {
+	t.Helper()
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("%s corpus not found at %s (%v): conformance not checked", vendor, dir, err)
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, "-expected.json") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Skipf("%s corpus at %s holds no input files", vendor, dir)
+	}
+	return files
+}
+
+// Golden compares got with the golden file at path, first rewriting the
+// file with got when update is set (each package keeps its own -update
+// flag, so that no flag is registered twice in one test binary).
+func Golden(t testing.TB, path string, got []byte, update bool) {
+	t.Helper()
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("decoded alerts differ from %s (-want +got):\n%s", path, diff)
+	}
+}
+
+// Expected is one document of an Elastic -expected.json file.
+type Expected map[string]any
+
+// ElasticExpected reads the documents of an Elastic -expected.json file,
+// keeping numbers exact (19-digit ids).
+func ElasticExpected(t testing.TB, path string) []Expected {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Expected []Expected `json:"expected"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // keep 19-digit ids exact
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("expected file: %v", err)
+	}
+	return doc.Expected
+}
+
+// Str returns a dotted field (ECS nests every level) as text; a list or
+// object comes back as JSON, an absent field as "".
+func (e Expected) Str(path string) string {
+	var v any = map[string]any(e)
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[k]
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Time returns a dotted time field normalised like Stamp.
+func (e Expected) Time(path string) string {
+	return Stamp(jsonfield.ParseTime(e.Str(path)))
+}
+
+// JSONList returns ss as a JSON array, or "" when empty.
+func JSONList(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
+
+// Stamp formats t in UTC as RFC 3339 with nanoseconds, or "" when zero.
+func Stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Millis is Stamp truncated to milliseconds.
+func Millis(t time.Time) string { return Stamp(t.Truncate(time.Millisecond)) }
+
+// Tally counts, per field and in first-seen order, how often our value
+// agrees with Elastic's, differs on purpose, or differs.
+type Tally struct {
+	fields []string
+	per    map[string]*count
+}
+
+type count struct{ agree, differ, why int }
+
+// Add counts one comparison of field.
+func (tl *Tally) Add(field string, agree, onPurpose bool) {
+	if tl.per == nil {
+		tl.per = map[string]*count{}
+	}
+	c := tl.per[field]
+	if c == nil {
+		c = &count{}
+		tl.per[field] = c
+		tl.fields = append(tl.fields, field)
+	}
+	switch {
+	case agree:
+		c.agree++
+	case onPurpose:
+		c.why++
+	default:
+		c.differ++
+	}
+}
+
+// Check compares one field, counts it, and reports a difference: logged
+// when why says it is on purpose, an error otherwise. where names the
+// document ("line 3"); width pads the field name in the message.
+func (tl *Tally) Check(t testing.TB, where string, width int, field, elastic, ours, why string) {
+	t.Helper()
+	switch {
+	case elastic == ours:
+		tl.Add(field, true, false)
+	case why != "":
+		tl.Add(field, false, true)
+		t.Logf("%s: differ %-*s Elastic %q, ours %q: on purpose, %s", where, width, field, elastic, ours, why)
+	default:
+		tl.Add(field, false, false)
+		t.Errorf("%s: differ %-*s Elastic %q, ours %q", where, width, field, elastic, ours)
+	}
+}
+
+// Log logs each field's agreement over docs documents, as "agree N/M
+// (differ on purpose K)", and the total over all comparisons.
+func (tl *Tally) Log(t testing.TB, width, docs int) {
+	t.Helper()
+	agree, total := 0, 0
+	for _, f := range tl.fields {
+		c := tl.per[f]
+		t.Logf("%-*s agree %d/%d (differ on purpose %d)", width, f, c.agree, docs, c.why)
+		agree += c.agree
+		total += c.agree + c.differ + c.why
+	}
+	t.Logf("agree %d of %d field comparisons with Elastic", agree, total)
+}
+
+// CheckErr checks an error's class (retryable or not), its wait, what it
+// wraps (is, when not nil) and that its message says says.
+func CheckErr(t testing.TB, err error, retryable bool, after time.Duration, is error, says string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	var re *connector.RetryableError
+	if got := errors.As(err, &re); got != retryable {
+		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
+	}
+	if re != nil && re.After != after {
+		t.Errorf("After = %v, want %v", re.After, after)
+	}
+	if is != nil && !errors.Is(err, is) {
+		t.Errorf("error %q is not %v", err, is)
+	}
+	if !strings.Contains(err.Error(), says) {
+		t.Errorf("error %q does not say %q", err, says)
+	}
+}
+
+// IsRetryable reports whether err is a *connector.RetryableError.
+func IsRetryable(err error) bool {
+	var re *connector.RetryableError
+	return errors.As(err, &re)
+}
