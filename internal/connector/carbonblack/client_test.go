@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // TestPullResumesExactly pulls in small pages, restarting from the stored
@@ -98,7 +99,7 @@ func TestPullUpdatedAlertAgain(t *testing.T) {
 // TestPullCorpusAlerts injects Elastic's two versions of one alert (the
 // second an update of the first) and pulls the current one.
 func TestPullCorpusAlerts(t *testing.T) {
-	files := corpusFiles(t)
+	files := conntest.CorpusFiles(t, "Carbon Black", corpusDir)
 	c := newClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	for _, f := range files {
@@ -202,7 +203,7 @@ func TestPullFaults(t *testing.T) {
 			sim, cfg := startSim(t)
 			tc.setup(sim, &cfg)
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 			if tc.name == "429 with Retry-After" {
 				if _, err := newSource(t, cfg).Pull(context.Background(), ""); err != nil {
 					t.Errorf("after the failure: %v", err)
@@ -220,7 +221,7 @@ func TestPullRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := src.Pull(context.Background(), "")
-	checkErr(t, err, true, time.Minute, nil, "HTTP 429")
+	conntest.CheckErr(t, err, true, time.Minute, nil, "HTTP 429")
 	c.Add(time.Minute)
 	if _, err := src.Pull(context.Background(), ""); err != nil {
 		t.Errorf("next window: %v", err)

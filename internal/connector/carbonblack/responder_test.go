@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 var target = connector.Target{HostID: testDevice, HostName: "FIN-WS-042"}
@@ -59,11 +60,11 @@ func TestIsolateRefusesBadTargets(t *testing.T) {
 	sim, cfg := startSim(t)
 	r := newResponder(t, cfg)
 	_, err := r.Isolate(context.Background(), connector.Target{HostID: "12345"}, "k")
-	checkErr(t, err, false, 0, ErrNotFound, "no device with id 12345")
+	conntest.CheckErr(t, err, false, 0, ErrNotFound, "no device with id 12345")
 	before := sim.Requests()
 	for _, id := range []string{"", "FIN-WS-042", "-5", "12a"} {
 		_, err := r.Isolate(context.Background(), connector.Target{HostID: id}, "k")
-		checkErr(t, err, false, 0, nil, "not a Carbon Black device_id")
+		conntest.CheckErr(t, err, false, 0, nil, "not a Carbon Black device_id")
 	}
 	if sim.Requests() != before {
 		t.Error("a bad device id reached the API")
@@ -108,7 +109,7 @@ func TestIsolateFaults(t *testing.T) {
 			sim.AddDevice(testDevice, "FIN-WS-042")
 			tc.setup(sim, &cfg)
 			_, err := newResponder(t, cfg).Isolate(context.Background(), target, "k1")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 			if !strings.Contains(err.Error(), "isolate FIN-WS-042 ("+testDevice+")") {
 				t.Errorf("error %q does not say what was being done", err)
 			}
@@ -129,7 +130,7 @@ func TestIsolateRetryAfterActionFailure(t *testing.T) {
 	id, secret := sim.Credentials()
 	r := newResponder(t, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret})
 	_, err := r.Isolate(context.Background(), target, "k1")
-	checkErr(t, err, true, 2*time.Second, nil, "device_actions: HTTP 503")
+	conntest.CheckErr(t, err, true, 2*time.Second, nil, "device_actions: HTTP 503")
 	res, err := r.Isolate(context.Background(), target, "k1")
 	if err != nil || res.Already {
 		t.Fatalf("retry: %+v, %v", res, err)
@@ -172,12 +173,12 @@ func TestBlocklistHash(t *testing.T) {
 		{connector.Act{Kind: connector.ActRollback}, connector.ErrUnsupported, "rollback"},
 	} {
 		_, err := r.Do(ctx, target, tc.act, "k")
-		checkErr(t, err, false, 0, tc.is, tc.says)
+		conntest.CheckErr(t, err, false, 0, tc.is, tc.says)
 	}
 	sim.DenyPermission(PermReputationsAdd)
 	other := connector.Act{Kind: connector.ActBlocklistHash, SHA256: strings.Repeat("ab", 32)}
 	_, err = r.Do(ctx, connector.Target{}, other, "k")
-	checkErr(t, err, false, 0, ErrMissingPermission, `"org.reputations: CREATE"`)
+	conntest.CheckErr(t, err, false, 0, ErrMissingPermission, `"org.reputations: CREATE"`)
 	if errors.Is(err, ErrUnauthorized) || sim.Banned(other.SHA256) {
 		t.Error("ban without permission went through")
 	}
