@@ -95,27 +95,34 @@ func ElasticExpected(t testing.TB, path string) []Expected {
 	return doc.Expected
 }
 
-// Str returns a dotted field (ECS nests every level) as text; a list or
-// object comes back as JSON, an absent field as "".
-func (e Expected) Str(path string) string {
+// Value returns a dotted field (ECS nests every level), or nil when
+// absent.
+func (e Expected) Value(path string) any {
 	var v any = map[string]any(e)
 	for _, k := range strings.Split(path, ".") {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return ""
+			return nil
 		}
 		v = m[k]
 	}
-	switch v := v.(type) {
+	return v
+}
+
+// Str returns a dotted field (ECS nests every level) as text; a list or
+// object comes back as JSON, an absent field as "".
+func (e Expected) Str(path string) string {
+	switch v := e.Value(path).(type) {
 	case string:
 		return v
 	case json.Number:
 		return v.String()
 	case nil:
 		return ""
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // Time returns a dotted time field normalised like Stamp.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // TestPullPagesAndResumesExactly pulls page by page and, from every cursor
@@ -176,7 +177,7 @@ func TestPartnerCredentialRefused(t *testing.T) {
 		t.Run(idType, func(t *testing.T) {
 			_, cfg := startSim(t, WithIDType(idType))
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, false, 0, ErrNotTenant, "tenant-level credential")
+			conntest.CheckErr(t, err, false, 0, ErrNotTenant, "tenant-level credential")
 			if !strings.Contains(err.Error(), idType) {
 				t.Errorf("error %q does not name the credential type", err)
 			}
@@ -234,7 +235,7 @@ func TestPullFaults(t *testing.T) {
 				}
 				return
 			}
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 		})
 	}
 }
@@ -262,7 +263,7 @@ func TestTokenFailures(t *testing.T) {
 				tc.fault(sim)
 			}
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 		})
 	}
 }

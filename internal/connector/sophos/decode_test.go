@@ -12,7 +12,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
-	"github.com/google/go-cmp/cmp"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
@@ -54,18 +54,7 @@ func TestDecodeGolden(t *testing.T) {
 			}
 			text = append(text, '\n')
 			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, text, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(text)); diff != "" {
-				t.Errorf("decoded alerts differ from %s (-want +got):\n%s", golden, diff)
-			}
+			conntest.Golden(t, golden, text, *update)
 			for _, a := range got {
 				if len(got) == 1 && !bytes.Equal(a.Raw, payload) {
 					t.Errorf("alert %s: Raw is not the payload", a.VendorID)

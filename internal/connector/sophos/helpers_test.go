@@ -2,10 +2,8 @@ package sophos
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,27 +117,6 @@ func payloadIDs(t *testing.T, payloads [][]byte) []string {
 		ids = append(ids, got[0].VendorID)
 	}
 	return ids
-}
-
-// checkErr checks an error's class, wait and message.
-func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is error, says string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var re *connector.RetryableError
-	if got := errors.As(err, &re); got != retryable {
-		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
-	}
-	if re != nil && re.After != after {
-		t.Errorf("After = %v, want %v", re.After, after)
-	}
-	if is != nil && !errors.Is(err, is) {
-		t.Errorf("error %q is not %v", err, is)
-	}
-	if !strings.Contains(err.Error(), says) {
-		t.Errorf("error %q does not say %q", err, says)
-	}
 }
 
 // newServer serves h over real HTTP and returns its URL.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 var target = connector.Target{HostID: testEndpoint, HostName: testHost}
@@ -78,7 +79,7 @@ func TestIsolateFailures(t *testing.T) {
 				tc.fault(sim)
 			}
 			_, err := r.Isolate(context.Background(), tc.target, "k")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 			if sim.Contained(testEndpoint) || sim.Calls()["k"] != 0 {
 				t.Errorf("a failed isolation changed state: contained=%v calls=%v", sim.Contained(testEndpoint), sim.Calls())
 			}
