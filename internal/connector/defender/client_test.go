@@ -2,6 +2,7 @@ package defender
 
 import (
 	"context"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -210,7 +211,7 @@ func TestSourceErrors(t *testing.T) {
 				tt.setup(sim, &cfg)
 			}
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 		})
 	}
 }
@@ -229,7 +230,7 @@ func TestSourceRateLimit(t *testing.T) {
 	}
 	c.Add(20 * time.Second)
 	_, err := src.Pull(context.Background(), "")
-	checkErr(t, err, true, 40*time.Second, nil, "quota exceeded")
+	conntest.CheckErr(t, err, true, 40*time.Second, nil, "quota exceeded")
 	c.Add(40 * time.Second)
 	if _, err := src.Pull(context.Background(), ""); err != nil {
 		t.Errorf("after the window: %v", err)
@@ -278,7 +279,7 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 	got := payloadIDs(t, page.Payloads)
 	for _, status := range []int{429, 500, 502} {
 		sim.FailNext(1, status)
-		if _, err := src.Pull(context.Background(), page.Cursor); !isRetryable(err) {
+		if _, err := src.Pull(context.Background(), page.Cursor); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
@@ -367,5 +368,5 @@ func TestTokenEndpointDown(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg.URL = srv.URL
 	_, err := newSource(t, cfg).Pull(context.Background(), "")
-	checkErr(t, err, true, 7*time.Second, nil, "oauth2/token: HTTP 503")
+	conntest.CheckErr(t, err, true, 7*time.Second, nil, "oauth2/token: HTTP 503")
 }

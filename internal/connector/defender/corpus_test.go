@@ -1,10 +1,8 @@
 package defender
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io/fs"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,35 +16,12 @@ import (
 
 // corpusRoot holds Elastic's test inputs, saved outside the repository
 // (see /work/shared/VENDORS.md §2); resolved from the package directory.
-var corpusRoot = filepath.Join("..", "..", "..", "..", "shared", "corpus", "elastic-integrations")
+var corpusRoot = conntest.CorpusDir()
 
 var (
 	mdeDir   = filepath.Join(corpusRoot, "microsoft_defender_endpoint", "log")
 	graphDir = filepath.Join(corpusRoot, "m365_defender", "alert")
 )
-
-// corpusFiles lists the input files (not -expected.json) under dir, or
-// skips the test when the corpus is absent.
-func corpusFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("Defender corpus not found at %s (%v): conformance not checked", dir, err)
-	}
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasSuffix(p, "-expected.json") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Skipf("Defender corpus at %s holds no input files", dir)
-	}
-	return files
-}
 
 func corpusPayloads(t *testing.T, path string) [][]byte {
 	t.Helper()
@@ -65,7 +40,7 @@ func corpusPayloads(t *testing.T, path string) [][]byte {
 // MDE's last line is an empty OData page ({"value":[]}): no alert, no error.
 func TestCorpusDecodes(t *testing.T) {
 	for _, dir := range []string{mdeDir, graphDir} {
-		for _, path := range corpusFiles(t, dir) {
+		for _, path := range conntest.CorpusFiles(t, "Defender", dir) {
 			t.Run(filepath.Base(filepath.Dir(filepath.Dir(path)))+"/"+filepath.Base(path), func(t *testing.T) {
 				payloads := corpusPayloads(t, path)
 				n := 0
@@ -94,10 +69,10 @@ var elasticSeverity = map[string]string{"Informational": "1", "Low": "2", "Mediu
 // Elastic's ingest pipeline for them, field by field, and logs agreement
 // per field over all documents.
 func TestCorpusMatchesElastic(t *testing.T) {
-	corpusFiles(t, mdeDir) // skips without the corpus
+	conntest.CorpusFiles(t, "Defender", mdeDir) // skips without the corpus
 	in := filepath.Join(mdeDir, "test-defenderatp.log")
 	payloads := corpusPayloads(t, in)
-	exps := elasticExpected(t, in+"-expected.json")
+	exps := conntest.ElasticExpected(t, in+"-expected.json")
 	// Elastic drops the empty page (5 lines, 4 documents); so do we.
 	var alerts []alert.Alert
 	for i, p := range payloads {
@@ -114,61 +89,37 @@ func TestCorpusMatchesElastic(t *testing.T) {
 		whyPath      = "MDE's filePath is the folder; we join folder and fileName into the image path"
 		whyTechnique = "Elastic files MDE's category as a technique name; ATT&CK technique ids come from mitreTechniques (absent here), and a category that is a tactic becomes its tactic id"
 	)
-	type tally struct{ agree, differ, why int }
-	var fieldsSeen []string
-	per := map[string]*tally{}
+	var tally conntest.Tally
 	for i, a := range alerts {
 		exp := exps[i]
 		checks := []struct {
 			field, elastic, ours string
 			why                  string // set where we differ on purpose
 		}{
-			{"event.id", exp.str("event.id"), a.VendorID, ""},
-			{"host.name", exp.str("host.name"), a.Host.Name, ""},
-			{"cloud.instance.id (machineId)", exp.str("cloud.instance.id"), a.Host.ID, ""},
-			{"event.severity", exp.str("event.severity"), elasticSeverity[a.VendorSeverity], ""},
-			{"message (title)", exp.str("message"), a.Title, ""},
-			{"rule.description", exp.str("rule.description"), a.Description, ""},
-			{"observer.name (detectionSource)", exp.str("observer.name"), a.Product, ""},
-			{"file.hash.sha1", exp.str("file.hash.sha1"), a.Process.SHA1, ""},
-			{"file.hash.sha256", exp.str("file.hash.sha256"), a.Process.SHA256, ""},
-			{"file.name", exp.str("file.name"), a.Process.Name, ""},
-			{"file.path", exp.str("file.path"), a.Process.Path, pathWhy(exp.str("file.path"), a.Process.Path, whyPath)},
-			{"process.pid", exp.str("process.pid"), a.Process.PID, ""},
-			{"process.command_line", exp.str("process.command_line"), a.Process.CommandLine, ""},
-			{"process.parent.pid", exp.str("process.parent.pid"), a.Parent.PID, ""},
-			{"user.name", exp.str("user.name"), a.User, ""},
-			{"threat.technique.name", exp.str("threat.technique.name"), jsonList(a.Techniques), whyTechnique},
-			{"event.created", exp.time("event.created"), stamp(a.VendorCreated), ""},
-			{"event.start", exp.time("event.start"), stamp(a.EventTime), ""},
+			{"event.id", exp.Str("event.id"), a.VendorID, ""},
+			{"host.name", exp.Str("host.name"), a.Host.Name, ""},
+			{"cloud.instance.id (machineId)", exp.Str("cloud.instance.id"), a.Host.ID, ""},
+			{"event.severity", exp.Str("event.severity"), elasticSeverity[a.VendorSeverity], ""},
+			{"message (title)", exp.Str("message"), a.Title, ""},
+			{"rule.description", exp.Str("rule.description"), a.Description, ""},
+			{"observer.name (detectionSource)", exp.Str("observer.name"), a.Product, ""},
+			{"file.hash.sha1", exp.Str("file.hash.sha1"), a.Process.SHA1, ""},
+			{"file.hash.sha256", exp.Str("file.hash.sha256"), a.Process.SHA256, ""},
+			{"file.name", exp.Str("file.name"), a.Process.Name, ""},
+			{"file.path", exp.Str("file.path"), a.Process.Path, pathWhy(exp.Str("file.path"), a.Process.Path, whyPath)},
+			{"process.pid", exp.Str("process.pid"), a.Process.PID, ""},
+			{"process.command_line", exp.Str("process.command_line"), a.Process.CommandLine, ""},
+			{"process.parent.pid", exp.Str("process.parent.pid"), a.Parent.PID, ""},
+			{"user.name", exp.Str("user.name"), a.User, ""},
+			{"threat.technique.name", exp.Str("threat.technique.name"), jsonList(a.Techniques), whyTechnique},
+			{"event.created", exp.Time("event.created"), conntest.Stamp(a.VendorCreated), ""},
+			{"event.start", exp.Time("event.start"), conntest.Stamp(a.EventTime), ""},
 		}
 		for _, c := range checks {
-			tl := per[c.field]
-			if tl == nil {
-				tl = &tally{}
-				per[c.field] = tl
-				fieldsSeen = append(fieldsSeen, c.field)
-			}
-			switch {
-			case c.elastic == c.ours:
-				tl.agree++
-			case c.why != "":
-				tl.why++
-				t.Logf("doc %d: differ %-32s Elastic %q, ours %q: on purpose, %s", i+1, c.field, c.elastic, c.ours, c.why)
-			default:
-				tl.differ++
-				t.Errorf("doc %d: differ %-32s Elastic %q, ours %q", i+1, c.field, c.elastic, c.ours)
-			}
+			tally.Check(t, fmt.Sprintf("doc %d", i+1), 32, c.field, c.elastic, c.ours, c.why)
 		}
 	}
-	agreeAll, total := 0, 0
-	for _, f := range fieldsSeen {
-		tl := per[f]
-		t.Logf("%-34s agree %d/%d (differ on purpose %d)", f, tl.agree, len(alerts), tl.why)
-		agreeAll += tl.agree
-		total += tl.agree + tl.differ + tl.why
-	}
-	t.Logf("agree %d of %d field comparisons with Elastic", agreeAll, total)
+	tally.Log(t, 34, len(alerts))
 }
 
 // pathWhy returns why when ours is Elastic's folder joined with a name.
@@ -182,7 +133,7 @@ func pathWhy(elastic, ours, why string) string {
 // TestCorpusGraphAlert checks what the Graph (alerts_v2) sample says; it
 // has no Elastic expected output.
 func TestCorpusGraphAlert(t *testing.T) {
-	corpusFiles(t, graphDir) // skips without the corpus
+	conntest.CorpusFiles(t, "Defender", graphDir) // skips without the corpus
 	payloads := corpusPayloads(t, filepath.Join(graphDir, "test-alert.log"))
 	if len(payloads) != 1 {
 		t.Fatalf("%d payloads, want 1", len(payloads))
@@ -216,7 +167,7 @@ func TestCorpusGraphAlert(t *testing.T) {
 // it back: the two rows of one alert become one alert (the second an
 // update), the empty page nothing.
 func TestCorpusThroughSim(t *testing.T) {
-	corpusFiles(t, mdeDir) // skips without the corpus
+	conntest.CorpusFiles(t, "Defender", mdeDir) // skips without the corpus
 	sim, cfg := startSim(t)
 	if err := sim.Inject(corpusPayloads(t, filepath.Join(mdeDir, "test-defenderatp.log"))...); err != nil {
 		t.Fatal(err)
@@ -226,54 +177,6 @@ func TestCorpusThroughSim(t *testing.T) {
 	if diff := cmp.Diff(want, sorted(got)); diff != "" {
 		t.Errorf("pulled (-want +got):\n%s", diff)
 	}
-}
-
-// expected is one document of an Elastic -expected.json file.
-type expected map[string]any
-
-func elasticExpected(t *testing.T, path string) []expected {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Expected []expected `json:"expected"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("expected file: %v", err)
-	}
-	return doc.Expected
-}
-
-// str returns a dotted field (ECS nests every level) as text; a list comes
-// back as JSON.
-func (e expected) str(path string) string {
-	var v any = map[string]any(e)
-	for _, k := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = m[k]
-	}
-	switch v := v.(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case nil:
-		return ""
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-// time returns a dotted time field normalised like stamp.
-func (e expected) time(path string) string {
-	return stamp(jsonfield.ParseTime(e.str(path)))
 }
 
 func jsonList(ss []string) string {

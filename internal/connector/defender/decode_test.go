@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,18 +55,7 @@ func TestDecodeGolden(t *testing.T) {
 			}
 			text = append(text, '\n')
 			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, text, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(text)); diff != "" {
-				t.Errorf("decoded alerts differ from %s (-want +got):\n%s", golden, diff)
-			}
+			conntest.Golden(t, golden, text, *update)
 			for _, a := range got {
 				if len(got) == 1 && !bytes.Equal(a.Raw, payload) {
 					t.Errorf("alert %s: Raw is not the payload", a.VendorID)
@@ -111,7 +101,7 @@ func TestDecodeRules(t *testing.T) {
 			return want(cmp.Diff("u1", a.User))
 		}},
 		{"times", base(`,"severity":"Low","alertCreationTime":"2026-01-01T00:00:02.1234567Z","firstEventTime":"2026-01-01T00:00:01Z"`), func(a alert.Alert) string {
-			return want(cmp.Diff("2026-01-01T00:00:01Z 2026-01-01T00:00:02.1234567Z", stamp(a.EventTime)+" "+stamp(a.VendorCreated)))
+			return want(cmp.Diff("2026-01-01T00:00:01Z 2026-01-01T00:00:02.1234567Z", conntest.Stamp(a.EventTime)+" "+conntest.Stamp(a.VendorCreated)))
 		}},
 		{"link", base(`,"severity":"Low","aadTenantId":"t1"`), func(a alert.Alert) string {
 			return want(cmp.Diff("https://security.microsoft.com/alerts/a1?tid=t1", a.Link))

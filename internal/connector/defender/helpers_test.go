@@ -3,12 +3,10 @@ package defender
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,32 +128,6 @@ func newResponder(t *testing.T, cfg connector.Config, opts ...ResponderOption) *
 	return r
 }
 
-// checkErr checks an error's class, wait and message.
-func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is error, says string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var re *connector.RetryableError
-	if got := errors.As(err, &re); got != retryable {
-		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
-	}
-	if re != nil && re.After != after {
-		t.Errorf("After = %v, want %v", re.After, after)
-	}
-	if is != nil && !errors.Is(err, is) {
-		t.Errorf("error %q is not %v", err, is)
-	}
-	if !strings.Contains(err.Error(), says) {
-		t.Errorf("error %q does not say %q", err, says)
-	}
-}
-
-func isRetryable(err error) bool {
-	var re *connector.RetryableError
-	return errors.As(err, &re)
-}
-
 func sorted(ids []string) []string { return slices.Sorted(slices.Values(ids)) }
 
 func failNext(n, status int) func(*Sim, *connector.Config) {
@@ -176,11 +148,3 @@ func startProxy(t *testing.T, sim *Sim, hook func(*http.Request)) string {
 
 // readCloser gives a read body back to a request.
 func readCloser(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
-
-// stamp writes a time as RFC 3339 with nanoseconds, "" for zero.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}

@@ -3,6 +3,7 @@ package defender
 import (
 	"context"
 	"errors"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"strings"
 	"testing"
@@ -139,7 +140,7 @@ func TestResponderFailedAction(t *testing.T) {
 	sim.FailActions(1)
 	r := newResponder(t, cfg)
 	_, err := r.Isolate(context.Background(), host, "k")
-	if err == nil || !strings.Contains(err.Error(), "is Failed") || isRetryable(err) {
+	if err == nil || !strings.Contains(err.Error(), "is Failed") || conntest.IsRetryable(err) {
 		t.Fatalf("Isolate = %v, want a non-retryable Failed", err)
 	}
 	if res, err := r.Isolate(context.Background(), host, "k"); err != nil || res.Already {
@@ -185,7 +186,7 @@ func TestResponderErrors(t *testing.T) {
 				target = host
 			}
 			_, err := newResponder(t, cfg).Isolate(context.Background(), target, "k")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 			if sim.Contained(testMachine) {
 				t.Error("machine isolated although the call failed")
 			}
@@ -202,7 +203,7 @@ func TestResponderRetriesOnce(t *testing.T) {
 	r := newResponder(t, cfg)
 	for _, status := range []int{429, 500, 503} {
 		sim.FailNext(1, status)
-		if _, err := r.Isolate(context.Background(), host, "inc-7/isolate"); !isRetryable(err) {
+		if _, err := r.Isolate(context.Background(), host, "inc-7/isolate"); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
@@ -253,12 +254,12 @@ func TestActorQuarantineFile(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := r.Do(context.Background(), host, tt.act, "k")
-			checkErr(t, err, false, 0, tt.is, tt.says)
+			conntest.CheckErr(t, err, false, 0, tt.is, tt.says)
 		})
 	}
 	sim.DenyPermission(PermStopQuarantine)
 	_, err = r.Do(context.Background(), host, connector.Act{Kind: connector.ActQuarantineFile, SHA256: strings.Repeat("1", 40)}, "k2")
-	checkErr(t, err, false, 0, ErrMissingPermission, `"Machine.StopAndQuarantine"`)
+	conntest.CheckErr(t, err, false, 0, ErrMissingPermission, `"Machine.StopAndQuarantine"`)
 }
 
 func TestActorBlocklistHash(t *testing.T) {
@@ -282,7 +283,7 @@ func TestActorBlocklistHash(t *testing.T) {
 	}
 	sim.DenyPermission(PermIndicatorsWrite)
 	_, err := r.Do(context.Background(), connector.Target{}, connector.Act{Kind: connector.ActBlocklistHash, SHA256: strings.Repeat("c", 64)}, "k")
-	checkErr(t, err, false, 0, ErrMissingPermission, `"Ti.ReadWrite.All"`)
+	conntest.CheckErr(t, err, false, 0, ErrMissingPermission, `"Ti.ReadWrite.All"`)
 	if _, err := r.Do(context.Background(), connector.Target{}, connector.Act{Kind: connector.ActBlocklistHash, SHA256: "zz"}, "k"); err == nil || errors.Is(err, ErrMissingPermission) {
 		t.Errorf("bad hash: %v, want refused before any call", err)
 	}
