@@ -2,11 +2,10 @@ package crowdstrike
 
 import (
 	"context"
-	"errors"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -184,7 +183,7 @@ func TestSourceErrors(t *testing.T) {
 				src = newSource(t, cfg)
 			}
 			_, err := src.Pull(context.Background(), "")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 		})
 	}
 }
@@ -203,7 +202,7 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 	cursor := ""
 	for _, status := range []int{429, 500, 502} {
 		sim.FailNext(1, status)
-		if _, err := src.Pull(context.Background(), cursor); !isRetryable(err) {
+		if _, err := src.Pull(context.Background(), cursor); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
@@ -238,32 +237,6 @@ func TestSourceBadConfig(t *testing.T) {
 
 func failNext(n, status int) func(*Sim, *connector.Config) {
 	return func(s *Sim, _ *connector.Config) { s.FailNext(n, status) }
-}
-
-// checkErr checks an error's class, wait and message.
-func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is error, says string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var re *connector.RetryableError
-	if got := errors.As(err, &re); got != retryable {
-		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
-	}
-	if re != nil && re.After != after {
-		t.Errorf("After = %v, want %v", re.After, after)
-	}
-	if is != nil && !errors.Is(err, is) {
-		t.Errorf("error %q is not %v", err, is)
-	}
-	if !strings.Contains(err.Error(), says) {
-		t.Errorf("error %q does not say %q", err, says)
-	}
-}
-
-func isRetryable(err error) bool {
-	var re *connector.RetryableError
-	return errors.As(err, &re)
 }
 
 func sorted(ids []string) []string { return slices.Sorted(slices.Values(ids)) }

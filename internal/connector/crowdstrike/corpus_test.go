@@ -3,12 +3,12 @@ package crowdstrike
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
@@ -103,9 +103,9 @@ func TestCorpusMatchesElastic(t *testing.T) {
 		{cs + "SensorId", exp.str(cs + "SensorId"), a.Host.ID, ""},
 		{cs + "AgentIdString", exp.str(cs + "AgentIdString"), a.Host.ID,
 			"the sample masks SensorId and AgentIdString differently; we take SensorId (listed first for this shape in VENDORS.md §1.10); in unmasked data both carry the AID"},
-		{cs + "UTCTimestamp", exp.time(cs + "UTCTimestamp"), stamp(a.EventTime), ""},
-		{"crowdstrike.metadata.eventCreationTime", exp.time("crowdstrike.metadata.eventCreationTime"), stamp(a.VendorCreated), ""},
-		{"@timestamp", exp.time("@timestamp"), stamp(a.EventTime),
+		{cs + "UTCTimestamp", exp.time(cs + "UTCTimestamp"), conntest.Stamp(a.EventTime), ""},
+		{"crowdstrike.metadata.eventCreationTime", exp.time("crowdstrike.metadata.eventCreationTime"), conntest.Stamp(a.VendorCreated), ""},
+		{"@timestamp", exp.time("@timestamp"), conntest.Stamp(a.EventTime),
 			"Elastic stamps the stream's eventCreationTime (2020 in this masked sample); our EventTime is the detection's UTCTimestamp and VendorCreated holds eventCreationTime"},
 	}
 	agree := 0
@@ -173,12 +173,5 @@ func (e expected) str(path string) string {
 
 // time returns a dotted time field normalised like stamp.
 func (e expected) time(path string) string {
-	return stamp(jsonfield.ParseTime(e.str(path)))
-}
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return conntest.Stamp(jsonfield.ParseTime(e.str(path)))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
-	"github.com/google/go-cmp/cmp"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
@@ -58,18 +58,7 @@ func TestDecodeGolden(t *testing.T) {
 			}
 			text = append(text, '\n')
 			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, text, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(text)); diff != "" {
-				t.Errorf("decoded alerts differ from %s (-want +got):\n%s", golden, diff)
-			}
+			conntest.Golden(t, golden, text, *update)
 			checkRaw(t, payload, got)
 		})
 	}

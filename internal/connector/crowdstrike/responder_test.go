@@ -2,6 +2,7 @@ package crowdstrike
 
 import (
 	"context"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"testing"
 	"time"
 
@@ -101,7 +102,7 @@ func TestResponderErrors(t *testing.T) {
 				target = connector.Target{HostID: testAID, HostName: "WS-01"}
 			}
 			_, err := r.Isolate(context.Background(), target, "k")
-			checkErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
+			conntest.CheckErr(t, err, tt.retryable, tt.after, tt.is, tt.says)
 		})
 	}
 }
@@ -115,7 +116,7 @@ func TestResponderRetriesOnce(t *testing.T) {
 	host := connector.Target{HostID: testAID}
 	for _, status := range []int{429, 500} {
 		sim.FailNext(1, status)
-		if _, err := r.Isolate(context.Background(), host, "inc-7/isolate"); !isRetryable(err) {
+		if _, err := r.Isolate(context.Background(), host, "inc-7/isolate"); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
