@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -51,7 +52,7 @@ func TestDo(t *testing.T) {
 			r := newResponder(t, cfg)
 			res, err := r.Do(context.Background(), connector.Target{HostID: wsGUID, HostName: wsName}, act, "k-act")
 			if tc.says != "" {
-				checkErr(t, err, false, 0, tc.is, tc.says)
+				conntest.CheckErr(t, err, false, 0, tc.is, tc.says)
 				return
 			}
 			if err != nil {

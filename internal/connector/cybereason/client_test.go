@@ -3,6 +3,7 @@ package cybereason
 import (
 	"context"
 	"fmt"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"slices"
 	"testing"
@@ -136,7 +137,7 @@ func TestPullFaults(t *testing.T) {
 				defer cancel()
 			}
 			_, err := src.Pull(ctx, "")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 		})
 	}
 }
@@ -204,7 +205,7 @@ func TestLoginFailures(t *testing.T) {
 			sim, cfg := startSim(t)
 			tc.setup(sim, &cfg)
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 			if n := sim.Sessions().Issued(); n != tc.logins {
 				t.Errorf("%d sessions issued, want %d", n, tc.logins)
 			}

@@ -3,12 +3,12 @@ package cybereason
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
@@ -127,8 +127,8 @@ func TestCorpusMatchesElastic(t *testing.T) {
 					{"host.name", at(names, j), a.Host.Name, ""},
 					{"host.os.type", elasticOS, a.Host.OS, ""},
 					{"related.user (this machine's)", elasticUser, ourUser, userWhy},
-					{"@timestamp", exp.time("@timestamp"), stamp(a.EventTime), ""},
-					{"event.created", exp.time("event.created"), stamp(a.VendorCreated), ""},
+					{"@timestamp", exp.time("@timestamp"), conntest.Stamp(a.EventTime), ""},
+					{"event.created", exp.time("event.created"), conntest.Stamp(a.VendorCreated), ""},
 					{"related.hash (sha1)", at(exp.list("related.hash"), 0), a.Process.SHA1, ""},
 					{"root_cause_element.hashes", exp.str("cybereason.poll_malop.root_cause_element.hashes"), a.Process.SHA1, ""},
 					{"primary_root_cause_name", exp.str("cybereason.poll_malop.primary_root_cause_name"), a.Process.Name, ""},
@@ -244,14 +244,7 @@ func (e expected) list(path string) []string {
 	return out
 }
 
-func (e expected) time(path string) string { return stamp(jsonfield.ParseTime(e.str(path))) }
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
+func (e expected) time(path string) string { return conntest.Stamp(jsonfield.ParseTime(e.str(path))) }
 
 func TestRegistered(t *testing.T) {
 	v, err := connector.Lookup(VendorName)

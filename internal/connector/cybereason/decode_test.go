@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,18 +54,7 @@ func TestDecodeGolden(t *testing.T) {
 			}
 			text = append(text, '\n')
 			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, text, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(text)); diff != "" {
-				t.Errorf("decoded alerts differ from %s (-want +got):\n%s", golden, diff)
-			}
+			conntest.Golden(t, golden, text, *update)
 			for _, a := range got {
 				if !json.Valid(a.Raw) {
 					t.Errorf("alert %s: Raw is not JSON", a.VendorID)

@@ -2,6 +2,7 @@ package cybereason
 
 import (
 	"context"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -79,7 +80,7 @@ func TestFindSensor(t *testing.T) {
 			sim.AddDevice("twin-b", "TWIN")
 			_, err := newResponder(t, cfg).Isolate(context.Background(), tc.target, "k")
 			if tc.want == "" {
-				checkErr(t, err, false, 0, nil, tc.says)
+				conntest.CheckErr(t, err, false, 0, nil, tc.says)
 				return
 			}
 			if err != nil {
@@ -148,7 +149,7 @@ func TestResponderFaults(t *testing.T) {
 			sim.AddDevice(wsGUID, wsName)
 			tc.setup(sim)
 			_, err := newResponder(t, cfg).Isolate(context.Background(), connector.Target{HostID: wsGUID, HostName: wsName}, "k")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 			if sim.Contained(wsGUID) {
 				t.Error("contained after a failure")
 			}
