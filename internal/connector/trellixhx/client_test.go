@@ -2,6 +2,7 @@ package trellixhx
 
 import (
 	"context"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -194,7 +195,7 @@ func TestSourceErrors(t *testing.T) {
 			inject(t, sim, c, 1, time.Second)
 			tc.setup(sim, &cfg)
 			_, err := newSource(t, cfg).Pull(context.Background(), "")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 		})
 	}
 }
@@ -214,7 +215,7 @@ func TestSourceRefusedAfterFreshLogin(t *testing.T) {
 	id, secret := sim.Credentials()
 	src := newSource(t, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret})
 	_, err := src.Pull(context.Background(), "")
-	checkErr(t, err, false, 0, ErrUnauthorized, "401 right after a fresh login")
+	conntest.CheckErr(t, err, false, 0, ErrUnauthorized, "401 right after a fresh login")
 	if sim.Logins() != 2 {
 		t.Errorf("%d logins, want 2 (the first and one re-login)", sim.Logins())
 	}
@@ -230,7 +231,7 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim.FailNext(1, http.StatusBadGateway)
-	if _, err := src.Pull(context.Background(), p.Cursor); !isRetryable(err) {
+	if _, err := src.Pull(context.Background(), p.Cursor); !conntest.IsRetryable(err) {
 		t.Fatalf("want a retryable error, got %v", err)
 	}
 	rest, _ := pullAll(t, src, p.Cursor)

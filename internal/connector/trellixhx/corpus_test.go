@@ -2,49 +2,25 @@ package trellixhx
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io/fs"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
-	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // corpusDir holds Elastic's Trellix EDR cloud test inputs, saved outside
 // the repository (see /work/shared/VENDORS.md §2); resolved from the
 // package directory. There is no HX alert in the corpus: no public HX
 // payload exists, so HX is tested on hand-written testdata only.
-var corpusDir = filepath.Join("..", "..", "..", "..", "shared", "corpus", "elastic-integrations", "trellix_edr_cloud")
-
-func corpusFiles(t *testing.T) []string {
-	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("Trellix EDR cloud corpus not found at %s (%v): conformance not checked", corpusDir, err)
-	}
-	var files []string
-	err := filepath.WalkDir(corpusDir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasSuffix(p, "-expected.json") {
-			files = append(files, p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Skipf("Trellix EDR cloud corpus at %s holds no input files", corpusDir)
-	}
-	return files
-}
+var corpusDir = conntest.CorpusDir("trellix_edr_cloud")
 
 // TestCorpusDecodes decodes every line of every corpus input.
 func TestCorpusDecodes(t *testing.T) {
-	for _, path := range corpusFiles(t) {
+	for _, path := range conntest.CorpusFiles(t, "Trellix EDR cloud", corpusDir) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			body, err := os.ReadFile(path)
 			if err != nil {
@@ -83,7 +59,7 @@ func TestCorpusMatchesElastic(t *testing.T) {
 	var order []string
 	per := map[string]*tally{}
 	docs := 0
-	for _, path := range corpusFiles(t) {
+	for _, path := range conntest.CorpusFiles(t, "Trellix EDR cloud", corpusDir) {
 		expPath := path + "-expected.json"
 		if _, err := os.Stat(expPath); err != nil {
 			continue
@@ -96,7 +72,7 @@ func TestCorpusMatchesElastic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		exps := elasticExpected(t, expPath)
+		exps := conntest.ElasticExpected(t, expPath)
 		if len(exps) != len(payloads) {
 			t.Fatalf("%s: %d input lines, %d expected documents", path, len(payloads), len(exps))
 		}
@@ -119,25 +95,25 @@ func TestCorpusMatchesElastic(t *testing.T) {
 				field, elastic, ours string
 				why                  string // set where we differ on purpose
 			}{
-				{"event.id", exp.str("event.id"), a.VendorID, ""},
-				{"device.id", exp.str("device.id"), a.Host.ID, ""},
-				{"host.name", exp.str("host.name"), a.Host.Name, ""},
-				{"@timestamp", exp.time("@timestamp"), stamp(a.EventTime), ""},
-				{"trellix_edr_cloud.event.type", exp.str("trellix_edr_cloud.event.type"), a.Title, ""},
-				{"event.severity", exp.str("event.severity"), a.VendorSeverity, ""},
-				{"user.name", exp.str("user.name"), a.User, ""},
-				{"process.pid", exp.str("process.pid"), a.Process.PID, ""},
+				{"event.id", exp.Str("event.id"), a.VendorID, ""},
+				{"device.id", exp.Str("device.id"), a.Host.ID, ""},
+				{"host.name", exp.Str("host.name"), a.Host.Name, ""},
+				{"@timestamp", exp.Time("@timestamp"), conntest.Stamp(a.EventTime), ""},
+				{"trellix_edr_cloud.event.type", exp.Str("trellix_edr_cloud.event.type"), a.Title, ""},
+				{"event.severity", exp.Str("event.severity"), a.VendorSeverity, ""},
+				{"user.name", exp.Str("user.name"), a.User, ""},
+				{"process.pid", exp.Str("process.pid"), a.Process.PID, ""},
 				// Elastic lists cmdLine and commands[] together; the first is
 				// the process's command line.
-				{"process.command_line[0]", exp.first("process.command_line"), a.Process.CommandLine, ""},
-				{"source.ip (outbound: the device)", exp.str("source.ip"), first(a.Host.IPs), ""},
-				{"destination.ip", exp.str("destination.ip"), remote.ip, ""},
-				{"destination.port", exp.str("destination.port"), remote.port, ""},
-				{"file.hash.sha256", exp.str("file.hash.sha256"), a.Process.SHA256, file},
-				{"file.hash.sha1", exp.str("file.hash.sha1"), a.Process.SHA1, file},
-				{"file.hash.md5", exp.str("file.hash.md5"), a.Process.MD5, file},
-				{"threat.technique.id", exp.str("threat.technique.id"), strings.Join(a.Techniques, ","), ""},
-				{"threat.tactic.id", exp.str("threat.tactic.id"), strings.Join(a.Tactics, ","), ""},
+				{"process.command_line[0]", expFirst(exp, "process.command_line"), a.Process.CommandLine, ""},
+				{"source.ip (outbound: the device)", exp.Str("source.ip"), first(a.Host.IPs), ""},
+				{"destination.ip", exp.Str("destination.ip"), remote.ip, ""},
+				{"destination.port", exp.Str("destination.port"), remote.port, ""},
+				{"file.hash.sha256", exp.Str("file.hash.sha256"), a.Process.SHA256, file},
+				{"file.hash.sha1", exp.Str("file.hash.sha1"), a.Process.SHA1, file},
+				{"file.hash.md5", exp.Str("file.hash.md5"), a.Process.MD5, file},
+				{"threat.technique.id", exp.Str("threat.technique.id"), strings.Join(a.Techniques, ","), ""},
+				{"threat.tactic.id", exp.Str("threat.tactic.id"), strings.Join(a.Tactics, ","), ""},
 			}
 			for _, c := range checks {
 				tl := per[c.field]
@@ -176,73 +152,16 @@ func TestCorpusMatchesElastic(t *testing.T) {
 	t.Logf("agree %d of %d field comparisons with Elastic (%d of them because neither has the field; %d documents)", agree, total, empty, docs)
 }
 
-// expected is one document of an Elastic -expected.json file.
-type expected map[string]any
-
-func elasticExpected(t *testing.T, path string) []expected {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Expected []expected `json:"expected"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("expected file: %v", err)
-	}
-	return doc.Expected
-}
-
-func (e expected) value(path string) any {
-	var v any = map[string]any(e)
-	for _, k := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
-// str returns a dotted field (ECS nests every level) as text; a list comes
-// back as JSON.
-func (e expected) str(path string) string {
-	switch v := e.value(path).(type) {
-	case string:
-		return v
-	case json.Number:
-		return v.String()
-	case nil:
-		return ""
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
-	}
-}
-
 // first returns the first element of a list field, or the field itself.
-func (e expected) first(path string) string {
-	if l, ok := e.value(path).([]any); ok {
+func expFirst(e conntest.Expected, path string) string {
+	if l, ok := e.Value(path).([]any); ok {
 		if len(l) == 0 {
 			return ""
 		}
 		s, _ := l[0].(string)
 		return s
 	}
-	return e.str(path)
-}
-
-func (e expected) time(path string) string { return stamp(jsonfield.ParseTime(e.str(path))) }
-
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return e.Str(path)
 }
 
 func first(ss []string) string {

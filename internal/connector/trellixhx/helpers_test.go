@@ -2,11 +2,9 @@ package trellixhx
 
 import (
 	"context"
-	"errors"
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,30 +120,4 @@ func newResponder(t *testing.T, cfg connector.Config) *Responder {
 	return r
 }
 
-// checkErr checks an error's class, wait and message.
-func checkErr(t *testing.T, err error, retryable bool, after time.Duration, is error, says string) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	var re *connector.RetryableError
-	if got := errors.As(err, &re); got != retryable {
-		t.Fatalf("retryable = %v, want %v (%v)", got, retryable, err)
-	}
-	if re != nil && re.After != after {
-		t.Errorf("After = %v, want %v", re.After, after)
-	}
-	if is != nil && !errors.Is(err, is) {
-		t.Errorf("error %q is not %v", err, is)
-	}
-	if !strings.Contains(err.Error(), says) {
-		t.Errorf("error %q does not say %q", err, says)
-	}
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func isRetryable(err error) bool {
-	var re *connector.RetryableError
-	return errors.As(err, &re)
-}

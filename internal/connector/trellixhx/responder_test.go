@@ -2,6 +2,7 @@ package trellixhx
 
 import (
 	"context"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -110,8 +111,8 @@ func TestResponderApprovalRefused(t *testing.T) {
 	sim.DenyScope(ScopeContainApprove)
 	r := newResponder(t, cfg)
 	_, err := r.Isolate(context.Background(), target, "inc-2/isolate")
-	checkErr(t, err, false, 0, ErrPendingApproval, "pending approval in HX")
-	checkErr(t, err, false, 0, ErrMissingRole, "api_admin")
+	conntest.CheckErr(t, err, false, 0, ErrPendingApproval, "pending approval in HX")
+	conntest.CheckErr(t, err, false, 0, ErrMissingRole, "api_admin")
 	if sim.Contained(testAgent) || sim.State(testAgent) != StateContainRequested {
 		t.Fatalf("state %s, want contain_requested and not contained", sim.State(testAgent))
 	}
@@ -171,7 +172,7 @@ func TestResponderErrors(t *testing.T) {
 				do = r.Release
 			}
 			_, err := do(context.Background(), tc.target, "k")
-			checkErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
+			conntest.CheckErr(t, err, tc.retryable, tc.after, tc.is, tc.says)
 		})
 	}
 }
@@ -195,7 +196,7 @@ func TestResponderRetriesAfterFailure(t *testing.T) {
 	r := newResponder(t, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret})
 	ctx := context.Background()
 	_, err := r.Isolate(ctx, target, "inc-3/isolate")
-	if !isRetryable(err) || sim.State(testAgent) != StateContainRequested {
+	if !conntest.IsRetryable(err) || sim.State(testAgent) != StateContainRequested {
 		t.Fatalf("first try: %v, state %s; want retryable and contain_requested", err, sim.State(testAgent))
 	}
 	if _, err := r.Isolate(ctx, target, "inc-3/isolate"); err != nil || !sim.Contained(testAgent) {
