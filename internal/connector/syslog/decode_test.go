@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,18 +73,7 @@ func TestDecodeGolden(t *testing.T) {
 	}
 	text = append(text, '\n')
 	golden := filepath.Join("testdata", "messages.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, text, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(text)); diff != "" {
-		t.Errorf("decoded alerts differ from %s (-want +got):\n%s", golden, diff)
-	}
+	conntest.Golden(t, golden, text, *update)
 }
 
 func TestDecodeBadPayload(t *testing.T) {
