@@ -14,7 +14,7 @@ import (
 
 // injectAlerts adds n STAR alerts for one host, advancing the clock by step
 // after each (0: they share one createdAt), and returns their ids.
-func injectAlerts(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+func injectAlerts(t *testing.T, sim *Sim, c *conntest.Clock, n int, step time.Duration) []string {
 	t.Helper()
 	var ids []string
 	for range n {
@@ -50,7 +50,7 @@ func inOrder(t *testing.T, what string, list, got []string) {
 // TestSourcePullsThreatsAndAlerts pages through both lists: every threat
 // and every alert once, each list in its order.
 func TestSourcePullsThreatsAndAlerts(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	threats := inject(t, sim, c, 5, time.Second)
 	alerts := injectAlerts(t, sim, c, 7, 500*time.Millisecond)
@@ -82,7 +82,7 @@ func TestSourcePullsThreatsAndAlerts(t *testing.T) {
 func TestSourceResumesBothLists(t *testing.T) {
 	for _, size := range []int{1, 2, 3, 10, 1000} {
 		t.Run("page size "+strconv.Itoa(size), func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now))
 			threats := inject(t, sim, c, 6, 0)
 			alerts := injectAlerts(t, sim, c, 8, 0) // at one instant
@@ -128,7 +128,7 @@ func TestSourceResumesBothLists(t *testing.T) {
 // and restarts from each: a restart delivers exactly what the uninterrupted
 // run delivered after that point, in the same order.
 func TestSourceResumesBothFromEveryCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	inject(t, sim, c, 3, 0)
 	injectAlerts(t, sim, c, 4, 0)
@@ -162,7 +162,7 @@ func TestSourceResumesBothFromEveryCursor(t *testing.T) {
 // STAR alerts were pulled: threats go on from where it was, alerts start
 // at the beginning.
 func TestSourceResumesThreatsOnlyCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	threats := inject(t, sim, c, 4, time.Second)
 	alerts := injectAlerts(t, sim, c, 2, time.Second)
@@ -185,7 +185,7 @@ func TestSourceResumesThreatsOnlyCursor(t *testing.T) {
 // TestSourceAlertErrors: alerts the API user may not read fail the Pull
 // naming the permission, and the threats read with them come again.
 func TestSourceAlertErrors(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	threats := inject(t, sim, c, 2, time.Second)
 	injectAlerts(t, sim, c, 1, 0)
@@ -201,7 +201,7 @@ func TestSourceAlertErrors(t *testing.T) {
 // TestSourceAlertsExpiredCursor: the console refuses the alerts'
 // nextCursor; the alerts listing restarts at its last instant.
 func TestSourceAlertsExpiredCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := injectAlerts(t, sim, c, 5, time.Second)
 	src := newSource(t, cfg, WithPageSize(2))

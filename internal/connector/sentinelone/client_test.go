@@ -14,7 +14,7 @@ import (
 )
 
 func TestSourcePullsAllPages(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 7, time.Second)
 	src := newSource(t, cfg, WithPageSize(3))
@@ -55,7 +55,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 }
 
 func TestSourceKeepsVendorJSON(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	payload := NewThreat("DC-01", "1755913284427100001", ThreatID("2087361155048800999"), ThreatCreated(c.Now()),
 		ThreatField("someNewField", map[string]any{"n": 1}))
@@ -76,7 +76,7 @@ func TestSourceKeepsVendorJSON(t *testing.T) {
 func TestSourceResumes(t *testing.T) {
 	for _, size := range []int{1, 3, 4, 10, 1000} {
 		t.Run("page size "+strconv.Itoa(size), func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now))
 			want := inject(t, sim, c, 10, 0) // ten threats at one instant
 			c.Add(time.Second)
@@ -113,7 +113,7 @@ func TestSourceResumes(t *testing.T) {
 // restarts from each one: each restart must deliver exactly what was not
 // yet delivered.
 func TestSourceResumesFromEveryCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 4, 0)
 	want = append(want, inject(t, sim, c, 5, time.Millisecond)...)
@@ -144,7 +144,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 // console refuses: the source restarts the listing at the last instant and
 // still repeats nothing.
 func TestSourceExpiredCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 6, time.Second)
 	src := newSource(t, cfg, WithPageSize(2))
@@ -219,7 +219,7 @@ func TestSourceSendsAPIToken(t *testing.T) {
 }
 
 func TestSourceRecoversAfterFailure(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 5, time.Second)
 	src := newSource(t, cfg, WithPageSize(2))
