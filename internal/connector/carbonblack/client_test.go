@@ -30,7 +30,7 @@ func TestPullResumesExactly(t *testing.T) {
 		{"millisecond steps, page 4", 4, time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now))
 			var want, got []string
 			cursor := ""
@@ -63,7 +63,7 @@ func TestPullResumesExactly(t *testing.T) {
 // TestPullSameInstantAfterCheckpoint: an alert stored with exactly the
 // checkpoint's backend_update_timestamp after the pull is still returned.
 func TestPullSameInstantAfterCheckpoint(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src := newSource(t, cfg, WithSourceClock(c.Now))
 	first := inject(t, sim, c, 2, 0)
@@ -78,7 +78,7 @@ func TestPullSameInstantAfterCheckpoint(t *testing.T) {
 // TestPullUpdatedAlertAgain: Carbon Black moves an updated alert to the end
 // of the sort; it is pulled again, once, with the same id.
 func TestPullUpdatedAlertAgain(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src := newSource(t, cfg, WithSourceClock(c.Now), WithPageSize(2))
 	ids := inject(t, sim, c, 3, time.Second)
@@ -100,7 +100,7 @@ func TestPullUpdatedAlertAgain(t *testing.T) {
 // second an update of the first) and pulls the current one.
 func TestPullCorpusAlerts(t *testing.T) {
 	files := conntest.CorpusFiles(t, "Carbon Black", corpusDir)
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	for _, f := range files {
 		payloads := readLines(t, f)
@@ -161,7 +161,7 @@ func TestSearchRequest(t *testing.T) {
 // TestPullWaitsOutTheDelay: an alert is pulled once the clock is
 // DefaultDelay past its backend_update_timestamp, not before.
 func TestPullWaitsOutTheDelay(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src := newSource(t, cfg, WithSourceClock(c.Now), WithDelay(DefaultDelay))
 	ids := inject(t, sim, c, 1, 0)
@@ -172,7 +172,7 @@ func TestPullWaitsOutTheDelay(t *testing.T) {
 		c.Add(step.wait)
 		got, _ := pullAll(t, src, "")
 		if len(got) != step.want {
-			t.Errorf("%v after the alert: pulled %v, want %d of %v", c.Now().Sub(newClock().Now()), got, step.want, ids)
+			t.Errorf("%v after the alert: pulled %v, want %d of %v", c.Now().Sub(conntest.NewClock().Now()), got, step.want, ids)
 		}
 	}
 }
@@ -214,7 +214,7 @@ func TestPullFaults(t *testing.T) {
 }
 
 func TestPullRateLimit(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	_, cfg := startSim(t, WithClock(c.Now), WithRateLimit(1, time.Minute))
 	src := newSource(t, cfg, WithSourceClock(c.Now))
 	if _, err := src.Pull(context.Background(), ""); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // post sends body to path (with %s the org key) with the given token and
@@ -75,7 +76,7 @@ func TestSimAnswers(t *testing.T) {
 // TestSimulatorContract exercises connector.Simulator as the app and the
 // crash harness use it.
 func TestSimulatorContract(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	var s connector.Simulator = sim
 	s.AddDevice("555", "ws-555")
@@ -125,7 +126,7 @@ func TestSimulatorContract(t *testing.T) {
 }
 
 func TestSimInjectUpdates(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now))
 	first := `{"id":"u1","severity":3,"device_id":9,"backend_update_timestamp":"2026-03-01T10:00:00.000Z"}`
 	if err := sim.Inject([]byte(first)); err != nil {
