@@ -2,7 +2,6 @@ package crowdstrike
 
 import (
 	"context"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,11 +9,12 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestSourcePullsAllPages(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 7, time.Second)
 	src := newSource(t, cfg, WithPageSize(3))
@@ -49,7 +49,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 }
 
 func TestSourceKeepsVendorJSON(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	// A field the SDK's alert model does not declare must survive.
 	payload := NewAlert("DC-01", "0123456789abcdef0123456789abcdef", AlertField("source_endpoint_host_name", "WS-9"),
@@ -71,7 +71,7 @@ func TestSourceKeepsVendorJSON(t *testing.T) {
 func TestSourceResumes(t *testing.T) {
 	for _, size := range []int{1, 3, 4, 10, 500} {
 		t.Run("page size "+strconv.Itoa(size), func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now))
 			want := inject(t, sim, c, 10, 0) // ten alerts at one instant
 			c.Add(time.Second)
@@ -108,14 +108,14 @@ func TestSourceResumes(t *testing.T) {
 func TestSourceRefreshesToken(t *testing.T) {
 	tests := []struct {
 		name   string
-		expire func(*Sim, *clock)
+		expire func(*Sim, *conntest.Clock)
 	}{
-		{"revoked", func(s *Sim, _ *clock) { s.ExpireTokens() }},
-		{"expired on the server's clock", func(_ *Sim, c *clock) { c.Add(2 * time.Hour) }},
+		{"revoked", func(s *Sim, _ *conntest.Clock) { s.ExpireTokens() }},
+		{"expired on the server's clock", func(_ *Sim, c *conntest.Clock) { c.Add(2 * time.Hour) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now), WithTokenTTL(time.Hour))
 			src := newSource(t, cfg)
 			inject(t, sim, c, 1, time.Second)

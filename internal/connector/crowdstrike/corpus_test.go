@@ -3,7 +3,6 @@ package crowdstrike
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 

@@ -2,11 +2,11 @@ package crowdstrike
 
 import (
 	"context"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )

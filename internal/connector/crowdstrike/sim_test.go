@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -94,7 +95,7 @@ func TestSimAuth(t *testing.T) {
 }
 
 func TestSimQuery(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now))
 	ids := inject(t, sim, c, 5, time.Second)
 	tok := login(t, sim)
@@ -182,7 +183,7 @@ func TestSimEntitiesAndDevices(t *testing.T) {
 }
 
 func TestSimFailNext(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now), WithRetryAfter(5*time.Second))
 	tok := login(t, sim)
 	sim.FailNext(2, 429)
@@ -200,7 +201,7 @@ func TestSimFailNext(t *testing.T) {
 }
 
 func TestSimInject(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now))
 	tests := []struct {
 		name, payload string
