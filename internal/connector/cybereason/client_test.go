@@ -3,13 +3,13 @@ package cybereason
 import (
 	"context"
 	"fmt"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -17,7 +17,7 @@ import (
 // from a stored cursor, and again after MalOps arrive between pulls, some
 // in the very millisecond of the checkpoint: every MalOp once, in order.
 func TestPullResumesExactly(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := injectN(t, sim, c, 3, time.Second)
 	want = append(want, injectN(t, sim, c, 3, 0)...) // three share one lastUpdateTime
@@ -52,7 +52,7 @@ func TestPullResumesExactly(t *testing.T) {
 // TestPullUpdatedMalopAgain: a MalOp updated after it was pulled comes
 // again (same guid, newer lastUpdateTime); one not updated does not.
 func TestPullUpdatedMalopAgain(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src := newSource(t, cfg, WithSourceClock(c.Now))
 	if err := sim.Inject([]byte(`{"guid":"AAAA01","severity":"High","machines":[{"guid":"m1","displayName":"h1"}]}`),
@@ -75,7 +75,7 @@ func TestPullUpdatedMalopAgain(t *testing.T) {
 // TestPullFirstWindow: the first pull reads DefaultLookback (or the
 // option's) back, no further; an empty inbox still gives a cursor.
 func TestPullFirstWindow(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	old := injectN(t, sim, c, 1, 3*time.Hour)
 	recent := injectN(t, sim, c, 1, time.Second)
@@ -123,7 +123,7 @@ func TestPullFaults(t *testing.T) {
 		}, 0, true, time.Hour, nil, "HTTP 429"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now))
 			src := newSource(t, cfg, WithSourceClock(c.Now))
 			if _, err := src.Pull(context.Background(), ""); err != nil { // logged in
@@ -157,7 +157,7 @@ func TestSessionExpiry(t *testing.T) {
 		{"one injected 401", http.StatusFound, func(s *Sim) { s.FailNext(1, http.StatusUnauthorized) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now), WithSessionTTL(10*time.Minute), WithExpiredAnswer(tc.answer))
 			want := injectN(t, sim, c, 1, time.Second)
 			src := newSource(t, cfg, WithSourceClock(c.Now))

@@ -3,7 +3,6 @@ package cybereason
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 

@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // startSim serves a new simulator over real HTTP and returns it with a
@@ -22,29 +22,9 @@ func startSim(t *testing.T, opts ...SimOption) (*Sim, connector.Config) {
 	return sim, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret, HTTPClient: srv.Client()}
 }
 
-// clock is a settable clock shared by the simulator and the source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // injectN adds n single-machine MalOps, advancing the clock by step after
 // each (0: they share one lastUpdateTime), and returns their guids.
-func injectN(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+func injectN(t *testing.T, sim *Sim, c *conntest.Clock, n int, step time.Duration) []string {
 	t.Helper()
 	var guids []string
 	for range n {
