@@ -2,7 +2,6 @@ package defender
 
 import (
 	"context"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,11 +11,12 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestSourcePullsAllPages(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 7, time.Second)
 	src := newSource(t, cfg, WithPageSize(3))
@@ -61,7 +61,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 // has a newer lastUpdateTime and is returned again (triage folds it by
 // fingerprint).
 func TestSourceUpdatedAlertComesAgain(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	ids := inject(t, sim, c, 3, time.Second)
 	src := newSource(t, cfg)
@@ -79,7 +79,7 @@ func TestSourceUpdatedAlertComesAgain(t *testing.T) {
 }
 
 func TestSourceKeepsVendorJSON(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	payload := NewAlert(testHost, testMachine, AlertField("id", "da638000000000000001_123"),
 		AlertField("alertCreationTime", "2026-03-01T09:59:00.1234567Z"), AlertField("lastUpdateTime", "2026-03-01T09:59:30.1234567Z"))
@@ -100,7 +100,7 @@ func TestSourceKeepsVendorJSON(t *testing.T) {
 func TestSourceResumes(t *testing.T) {
 	for _, size := range []int{1, 3, 4, 10, 1000} {
 		t.Run("page size "+strconv.Itoa(size), func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now), WithRateLimit(0, 0))
 			want := inject(t, sim, c, 10, 0) // ten alerts at one instant
 			c.Add(time.Second)
@@ -140,7 +140,7 @@ func TestSourceResumes(t *testing.T) {
 // restarts from each one: each restart must deliver exactly what was not
 // yet delivered.
 func TestSourceResumesFromEveryCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now), WithRateLimit(0, 0))
 	want := inject(t, sim, c, 4, 0)
 	want = append(want, inject(t, sim, c, 5, time.Millisecond)...)
@@ -168,7 +168,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 }
 
 func TestSourceSince(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	inject(t, sim, c, 2, time.Minute)
 	start := c.Now()
@@ -219,7 +219,7 @@ func TestSourceErrors(t *testing.T) {
 // TestSourceRateLimit runs into the simulator's calls-per-minute limit:
 // the 429 carries the wait until the window opens.
 func TestSourceRateLimit(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now), WithRateLimit(3, time.Minute))
 	inject(t, sim, c, 1, 0)
 	src := newSource(t, cfg)
@@ -240,7 +240,7 @@ func TestSourceRateLimit(t *testing.T) {
 // TestSourceRefreshesExpiredToken: a token the API stops taking (expired
 // or revoked) is replaced once, and the pull succeeds.
 func TestSourceRefreshesExpiredToken(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 2, time.Second)
 	src := newSource(t, cfg, WithPageSize(1))
@@ -268,7 +268,7 @@ func TestSourceRefreshesExpiredToken(t *testing.T) {
 }
 
 func TestSourceRecoversAfterFailure(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 5, time.Second)
 	src := newSource(t, cfg, WithPageSize(2))

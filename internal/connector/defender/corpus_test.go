@@ -2,7 +2,6 @@ package defender
 
 import (
 	"fmt"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 	"github.com/google/go-cmp/cmp"
 )

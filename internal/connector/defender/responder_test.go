@@ -3,13 +3,13 @@ package defender
 import (
 	"context"
 	"errors"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/bannin-soc/bannin/internal/connector/simkit"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"

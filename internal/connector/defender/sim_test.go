@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -90,7 +91,7 @@ func TestSimTokenEndpoint(t *testing.T) {
 // TestSimAlertsOData pages GET /api/alerts with $top/$skip and
 // @odata.nextLink, and checks the $filter subset.
 func TestSimAlertsOData(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 5, time.Second)
 	tok := simToken(t, cfg)
@@ -136,7 +137,7 @@ func TestSimAlertsOData(t *testing.T) {
 }
 
 func TestSimFaultsAndLimit(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now), WithRateLimit(2, time.Minute))
 	tok := simToken(t, cfg)
 	sim.FailNext(1, http.StatusServiceUnavailable)
