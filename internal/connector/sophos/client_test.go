@@ -27,7 +27,7 @@ func TestPullPagesAndResumesExactly(t *testing.T) {
 		{"one created_at for all", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithSimClock(c.Now))
 			all := inject(t, sim, c, 5, tc.step)
 			src := newSource(t, cfg, WithPageSize(2), WithClock(c.Now))
@@ -67,7 +67,7 @@ func TestPullPagesAndResumesExactly(t *testing.T) {
 }
 
 func TestPullEmptyThenNew(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	src := newSource(t, cfg, WithClock(c.Now))
 	ids, cur := pullAll(t, src, "")
@@ -89,7 +89,7 @@ func TestPullEmptyThenNew(t *testing.T) {
 // older than the SIEM API serves, starts at the edge of the 24-hour window
 // instead of earning a 400.
 func TestPullClampsTo24Hours(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	old := inject(t, sim, c, 1, 0)
 	c.Add(Window) // the alert is now just past the window
@@ -115,7 +115,7 @@ func TestPullClampsTo24Hours(t *testing.T) {
 // next_cursor (400), the listing restarts at the newest created_at
 // returned and skips what was already returned.
 func TestPullRefusedCursorResumesFromTime(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	all := inject(t, sim, c, 2, 0)
 	all = append(all, inject(t, sim, c, 3, 400*time.Millisecond)...)
@@ -212,7 +212,7 @@ func TestPullFaults(t *testing.T) {
 		{name: "400 is not retryable", fault: func(s *Sim) { s.FailNext(1, 400) }, says: "HTTP 400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, append(tc.opts, WithSimClock(c.Now))...)
 			if tc.timeout > 0 {
 				hc := *cfg.HTTPClient
@@ -308,7 +308,7 @@ func TestCursorText(t *testing.T) {
 // TestStaleTenantRediscovered: after a 401 that a fresh token does not
 // cure, the next call asks whoami again and works with the new tenant id.
 func TestStaleTenantRediscovered(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	src := newSource(t, cfg, WithClock(c.Now))
 	if _, err := src.Pull(context.Background(), ""); err != nil {

@@ -4,37 +4,17 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 const (
 	testEndpoint = "0320820b-84b4-41ea-95fd-5893fb17e420"
 	testHost     = "WS-01"
 )
-
-// clock is a settable clock shared by the simulator and the source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // startSim serves a new simulator over real HTTP and returns it with a
 // Config that reaches it.
@@ -67,7 +47,7 @@ func newResponder(t *testing.T, cfg connector.Config) *Responder {
 
 // inject adds n alerts for one endpoint, advancing the clock by step after
 // each (0: they share one created_at), and returns their ids.
-func inject(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+func inject(t *testing.T, sim *Sim, c *conntest.Clock, n int, step time.Duration) []string {
 	t.Helper()
 	var ids []string
 	for range n {

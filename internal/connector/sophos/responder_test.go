@@ -113,7 +113,7 @@ func TestIsolateManyPartialSuccess(t *testing.T) {
 }
 
 func TestActions(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	for _, p := range [][]byte{
 		NewAlert(testHost, testEndpoint, AlertID("pua-1"), AlertType("Event::Endpoint::Threat::PuaCleanupFailed")),

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // simCall sends one raw request to the simulator and returns the status
@@ -115,7 +117,7 @@ func TestSimWhoamiAndTenantChecks(t *testing.T) {
 }
 
 func TestSimInject(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	old := NewAlert(testHost, testEndpoint, AlertID("old"), AlertCreated("2020-01-01T00:00:00.000Z"))
 	kept := NewAlert(testHost, "ep-2", AlertID("kept"), AlertCreated("2026-03-01T09:00:00.000Z"))
