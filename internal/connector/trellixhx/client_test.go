@@ -2,7 +2,6 @@ package trellixhx
 
 import (
 	"context"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -27,7 +27,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 		{"empty", 0, 3, time.Second, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now))
 			want := inject(t, sim, c, tc.n, tc.step)
 			src := newSource(t, cfg, WithPageSize(tc.page))
@@ -64,7 +64,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 // new session, as after a crash), with alerts arriving between pulls,
 // some at the very instant of the last one returned.
 func TestSourceResumes(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 5, time.Second)
 	got, cur := pullAll(t, newSource(t, cfg, WithPageSize(2)), "")
@@ -87,7 +87,7 @@ func TestSourceResumes(t *testing.T) {
 // TestSourceResumesFromEveryCursor stores every cursor a paging run returns
 // and checks that resuming from any of them yields exactly the rest.
 func TestSourceResumesFromEveryCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	var all []string
 	for _, step := range []time.Duration{0, 0, time.Second, 0, time.Second, time.Second, 0, 0, 0, time.Second} {
@@ -135,7 +135,7 @@ func TestSourceBadCursor(t *testing.T) {
 // TestSourceSession checks the HX session: one login for many calls, a
 // fresh login (once) when the session expired or went idle, and logout.
 func TestSourceSession(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	inject(t, sim, c, 3, time.Second)
 	src := newSource(t, cfg, WithPageSize(1))
@@ -190,7 +190,7 @@ func TestSourceErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now), WithRetryAfter(7*time.Second))
 			inject(t, sim, c, 1, time.Second)
 			tc.setup(sim, &cfg)
@@ -222,7 +222,7 @@ func TestSourceRefusedAfterFreshLogin(t *testing.T) {
 }
 
 func TestSourceRecoversAfterFailure(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 4, time.Second)
 	src := newSource(t, cfg, WithPageSize(2))

@@ -3,13 +3,13 @@ package trellixhx
 import (
 	"bytes"
 	"fmt"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // corpusDir holds Elastic's Trellix EDR cloud test inputs, saved outside

@@ -5,11 +5,11 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 const (
@@ -28,29 +28,9 @@ func startSim(t *testing.T, opts ...SimOption) (*Sim, connector.Config) {
 	return sim, connector.Config{URL: srv.URL, ClientID: id, ClientSecret: secret, HTTPClient: srv.Client()}
 }
 
-// clock is a settable clock for the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // inject adds n alerts for the test host, advancing the clock by step after
 // each (0: they share one reported_at), and returns their ids.
-func inject(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+func inject(t *testing.T, sim *Sim, c *conntest.Clock, n int, step time.Duration) []string {
 	t.Helper()
 	var ids []string
 	for range n {

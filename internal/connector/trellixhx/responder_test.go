@@ -2,7 +2,6 @@ package trellixhx
 
 import (
 	"context"
-	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // send makes one raw request to the simulator and returns the status, the
@@ -49,7 +51,7 @@ func login(t *testing.T, sim *Sim) string {
 }
 
 func TestSimAuth(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now), WithCredentials("u", "p"))
 	if code, _, _ := send(t, sim, "GET", pathToken, "", ""); code != http.StatusUnauthorized {
 		t.Errorf("login without Basic auth: HTTP %d, want 401", code)
@@ -89,7 +91,7 @@ func TestSimAuth(t *testing.T) {
 }
 
 func TestSimAlertsList(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now))
 	ids := inject(t, sim, c, 5, time.Second)
 	tok := login(t, sim)
@@ -201,7 +203,7 @@ func TestSimFailNext(t *testing.T) {
 }
 
 func TestSimInject(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim := NewSim(WithClock(c.Now))
 	for _, tc := range []struct {
 		name, payload, says string
