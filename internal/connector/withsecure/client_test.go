@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 func TestPullPagesInOrder(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	rec := &recorder{next: sim}
 	srv := httptest.NewServer(rec)
@@ -59,7 +60,7 @@ func TestPullPagesInOrder(t *testing.T) {
 // mid-paging and after the end, with events arriving in between, and
 // checks that every restart yields exactly the events after it.
 func TestPullResumesFromEveryCursor(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	all := inject(t, sim, c, 3, time.Second)
 	all = append(all, inject(t, sim, c, 3, 0)...) // three events share one persistenceTimestamp
@@ -104,7 +105,7 @@ func TestPullResumesFromEveryCursor(t *testing.T) {
 }
 
 func TestPullEmptyAndRepeatedPage(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src, err := NewSource(cfg)
 	if err != nil {
@@ -134,7 +135,7 @@ func TestPullEmptyAndRepeatedPage(t *testing.T) {
 }
 
 func TestPullStaleAnchorRestartsAtLastEvent(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	ids := inject(t, sim, c, 4, time.Second)
 	src, err := NewSource(cfg, WithPageSize(2))
@@ -188,7 +189,7 @@ func TestPullFaults(t *testing.T) {
 			cfg: func(c *connector.Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} }, retryable: true, mention: "time-out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClock()
+			c := conntest.NewClock()
 			sim, cfg := startSim(t, WithClock(c.Now), WithRetryAfter(7*time.Second))
 			inject(t, sim, c, 1, time.Second)
 			if tc.cfg != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 const (
@@ -60,30 +61,10 @@ func (rc *recorder) Forms() []url.Values {
 	return append([]url.Values(nil), rc.forms...)
 }
 
-// clock is a settable clock for the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // inject adds n events for the test device, advancing the clock by step
 // after each (0: they share one persistenceTimestamp), and returns the ids
 // added.
-func inject(t *testing.T, sim *Sim, c *clock, n int, step time.Duration) []string {
+func inject(t *testing.T, sim *Sim, c *conntest.Clock, n int, step time.Duration) []string {
 	t.Helper()
 	before := map[string]bool{}
 	for _, id := range sim.EventIDs() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/conntest"
 )
 
 // rawCall sends one request to the simulator with a User-Agent and
@@ -142,7 +143,7 @@ func TestSimMultistatusPartialSuccess(t *testing.T) {
 }
 
 func TestSimRateLimit(t *testing.T) {
-	c := newClock()
+	c := conntest.NewClock()
 	_, cfg := startSim(t, WithClock(c.Now), WithRateLimit(2, time.Minute))
 	var got []int
 	for range 3 {
