@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,32 +16,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
 
-// fixtures returns the payload fixtures in testdata, by base name.
-func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".golden.json") {
-			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
-	}
-	if len(out) == 0 {
-		t.Fatal("no fixtures in testdata")
-	}
-	return out
-}
-
 func TestDecodeGolden(t *testing.T) {
-	for name, payload := range fixtures(t) {
+	for name, payload := range conntest.Fixtures(t) {
 		t.Run(name, func(t *testing.T) {
 			got, err := Decoder{}.Decode(payload)
 			if err != nil {
@@ -67,7 +42,7 @@ func TestDecodeGolden(t *testing.T) {
 // TestOneAlertPerMachine checks what the per-machine split keeps apart
 // (ids, hosts, users) and what it shares (rule, process, pattern).
 func TestOneAlertPerMachine(t *testing.T) {
-	got, err := Decoder{}.Decode(fixtures(t)["malop_two_machines"])
+	got, err := Decoder{}.Decode(conntest.Fixtures(t)["malop_two_machines"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +128,7 @@ func TestTimes(t *testing.T) {
 // FuzzDecode checks that no input panics, that failures wrap
 // ErrBadPayload, and that decoded alerts can be stored as JSON.
 func FuzzDecode(f *testing.F) {
-	for _, b := range fixtures(f) {
+	for _, b := range conntest.Fixtures(f) {
 		f.Add(b)
 	}
 	f.Add(NewMalop("evil.exe", "High", Machine{GUID: "m1", Name: "WS-01", OS: "WINDOWS"}))
