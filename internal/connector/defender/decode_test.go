@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,32 +17,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
 
-// fixtures returns the payload fixtures in testdata, by base name.
-func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".golden.json") {
-			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
-	}
-	if len(out) == 0 {
-		t.Fatal("no fixtures in testdata")
-	}
-	return out
-}
-
 func TestDecodeGolden(t *testing.T) {
-	for name, payload := range fixtures(t) {
+	for name, payload := range conntest.Fixtures(t) {
 		t.Run(name, func(t *testing.T) {
 			got, err := Decoder{}.Decode(payload)
 			if err != nil {
@@ -182,7 +157,7 @@ func TestDecodeRefuses(t *testing.T) {
 // FuzzDecode checks that no payload makes the decoder panic, and that what
 // it accepts has an id, a known severity and an endpoint.
 func FuzzDecode(f *testing.F) {
-	for _, p := range fixtures(f) {
+	for _, p := range conntest.Fixtures(f) {
 		f.Add(p)
 	}
 	for _, s := range []string{
