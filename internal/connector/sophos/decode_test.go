@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -17,32 +15,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
 
-// fixtures returns the payload fixtures in testdata, by base name.
-func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".golden.json") {
-			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
-	}
-	if len(out) == 0 {
-		t.Fatal("no fixtures in testdata")
-	}
-	return out
-}
-
 func TestDecodeGolden(t *testing.T) {
-	for name, payload := range fixtures(t) {
+	for name, payload := range conntest.Fixtures(t) {
 		t.Run(name, func(t *testing.T) {
 			got, err := Decoder{}.Decode(payload)
 			if err != nil {
@@ -159,7 +133,7 @@ func TestNewAlertDecodes(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, b := range fixtures(f) {
+	for _, b := range conntest.Fixtures(f) {
 		f.Add(b)
 	}
 	f.Add(NewAlert(testHost, testEndpoint))
