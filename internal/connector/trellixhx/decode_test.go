@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,33 +17,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
 
-// fixtures returns the payload fixtures in testdata, by base name. They are
-// hand-written: no public HX alert payload exists (VENDORS.md §1.7).
-func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".golden.json") {
-			continue
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".json")] = b
-	}
-	if len(out) == 0 {
-		t.Fatal("no fixtures in testdata")
-	}
-	return out
-}
-
 func TestDecodeGolden(t *testing.T) {
-	for name, payload := range fixtures(t) {
+	for name, payload := range conntest.Fixtures(t) {
 		t.Run(name, func(t *testing.T) {
 			got, err := Decoder{}.Decode(payload)
 			if err != nil {
@@ -95,7 +69,7 @@ func TestDecodeFields(t *testing.T) {
 		{"edr_process_event", []summary{{"7f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "D4E1C2B0-1A2B-4C3D-8E9F-00AA11BB22CC", "", "high", "none", 70, "cmd.exe", "7312",
 			"911D039E71583A07320B32BDE22F8E22", "B99D114B267FFD068C3289199B6DF95A9F9E00872EBA78E0C0C4A87F3B3AC98E", "svc_backup", "198.51.100.9:50211"}}},
 	}
-	all := fixtures(t)
+	all := conntest.Fixtures(t)
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {
 			got, err := Decoder{}.Decode(all[tc.fixture])
@@ -198,7 +172,7 @@ func TestResolutionAction(t *testing.T) {
 // FuzzDecode checks that no input panics, that failures wrap
 // ErrBadPayload, and that decoded alerts can be stored as JSON.
 func FuzzDecode(f *testing.F) {
-	for _, b := range fixtures(f) {
+	for _, b := range conntest.Fixtures(f) {
 		f.Add(b)
 	}
 	f.Add(NewAlert(testHost, testAgent))
