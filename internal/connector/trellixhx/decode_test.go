@@ -17,6 +17,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
 
+// The fixtures in testdata are hand-written: no public HX alert payload
+// exists (VENDORS.md §1.7).
 func TestDecodeGolden(t *testing.T) {
 	for name, payload := range conntest.Fixtures(t) {
 		t.Run(name, func(t *testing.T) {
