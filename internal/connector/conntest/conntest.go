@@ -296,3 +296,35 @@ func Fixtures(t testing.TB) map[string][]byte {
 	}
 	return out
 }
+
+// DecodeGolden decodes each of Fixtures with dec, in a subtest per
+// fixture, and compares the alerts, as indented JSON, with
+// testdata/<name>.golden.json (see Golden). It also checks each alert's
+// Raw: the whole payload when the payload gives one alert, and always a
+// valid JSON object found in the payload.
+func DecodeGolden(t *testing.T, dec connector.Decoder, update bool) {
+	t.Helper()
+	for name, payload := range Fixtures(t) {
+		t.Run(name, func(t *testing.T) {
+			got, err := dec.Decode(payload)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			text, err := json.MarshalIndent(got, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = append(text, '\n')
+			golden := filepath.Join("testdata", name+".golden.json")
+			Golden(t, golden, text, update)
+			for _, a := range got {
+				if len(got) == 1 && !bytes.Equal(a.Raw, payload) {
+					t.Errorf("alert %s: Raw is not the payload", a.VendorID)
+				}
+				if !bytes.Contains(payload, a.Raw) || !json.Valid(a.Raw) {
+					t.Errorf("alert %s: Raw %.60q… is not a JSON object of the payload", a.VendorID, a.Raw)
+				}
+			}
+		})
+	}
+}
