@@ -1,11 +1,9 @@
 package sophos
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
-	"path/filepath"
 	"testing"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -16,29 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the decoder's output")
 
 func TestDecodeGolden(t *testing.T) {
-	for name, payload := range conntest.Fixtures(t) {
-		t.Run(name, func(t *testing.T) {
-			got, err := Decoder{}.Decode(payload)
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			text, err := json.MarshalIndent(got, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			text = append(text, '\n')
-			golden := filepath.Join("testdata", name+".golden.json")
-			conntest.Golden(t, golden, text, *update)
-			for _, a := range got {
-				if len(got) == 1 && !bytes.Equal(a.Raw, payload) {
-					t.Errorf("alert %s: Raw is not the payload", a.VendorID)
-				}
-				if !bytes.Contains(payload, a.Raw) || !json.Valid(a.Raw) {
-					t.Errorf("alert %s: Raw %.60q… is not a JSON object of the payload", a.VendorID, a.Raw)
-				}
-			}
-		})
-	}
+	conntest.DecodeGolden(t, Decoder{}, *update)
 }
 
 // TestDecodeFields checks the mappings one at a time on small payloads.
