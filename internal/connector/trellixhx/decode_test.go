@@ -1,11 +1,9 @@
 package trellixhx
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,29 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the
 // The fixtures in testdata are hand-written: no public HX alert payload
 // exists (VENDORS.md §1.7).
 func TestDecodeGolden(t *testing.T) {
-	for name, payload := range conntest.Fixtures(t) {
-		t.Run(name, func(t *testing.T) {
-			got, err := Decoder{}.Decode(payload)
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			text, err := json.MarshalIndent(got, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			text = append(text, '\n')
-			golden := filepath.Join("testdata", name+".golden.json")
-			conntest.Golden(t, golden, text, *update)
-			for _, a := range got {
-				if len(got) == 1 && !bytes.Equal(a.Raw, payload) {
-					t.Errorf("alert %s: Raw is not the payload", a.VendorID)
-				}
-				if !bytes.Contains(payload, a.Raw) || !json.Valid(a.Raw) {
-					t.Errorf("alert %s: Raw %.60q… is not a JSON object of the payload", a.VendorID, a.Raw)
-				}
-			}
-		})
-	}
+	conntest.DecodeGolden(t, Decoder{}, *update)
 }
 
 // TestDecodeFields pins the fields triage and containment rely on, so that
