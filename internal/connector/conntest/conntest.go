@@ -8,6 +8,7 @@ package conntest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -327,4 +328,40 @@ func DecodeGolden(t *testing.T, dec connector.Decoder, update bool) {
 			}
 		})
 	}
+}
+
+// PullAll pulls from cursor until a page says no more is waiting, and
+// returns the vendor ids (see PayloadIDs) in the order received and the
+// last cursor. It fails the test after 1000 pages.
+func PullAll(t testing.TB, src connector.Source, dec connector.Decoder, cursor string) ([]string, string) {
+	t.Helper()
+	var ids []string
+	for range 1000 {
+		page, err := src.Pull(context.Background(), cursor)
+		if err != nil {
+			t.Fatalf("Pull(%q): %v", cursor, err)
+		}
+		ids = append(ids, PayloadIDs(t, dec, page.Payloads)...)
+		cursor = page.Cursor
+		if !page.More {
+			return ids, cursor
+		}
+	}
+	t.Fatal("Pull kept saying More")
+	return nil, ""
+}
+
+// PayloadIDs decodes each payload with dec, failing the test unless it
+// gives exactly one alert, and returns the alerts' vendor ids.
+func PayloadIDs(t testing.TB, dec connector.Decoder, payloads [][]byte) []string {
+	t.Helper()
+	var ids []string
+	for _, p := range payloads {
+		got, err := dec.Decode(p)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("payload does not decode to one alert: %v", err)
+		}
+		ids = append(ids, got[0].VendorID)
+	}
+	return ids
 }

@@ -54,7 +54,7 @@ func TestSourcePullsThreatsAndAlerts(t *testing.T) {
 	sim, cfg := startSim(t, WithClock(c.Now))
 	threats := inject(t, sim, c, 5, time.Second)
 	alerts := injectAlerts(t, sim, c, 7, 500*time.Millisecond)
-	got, cur := pullAll(t, newSource(t, cfg, WithPageSize(2)), "")
+	got, cur := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, "")
 	if diff := cmp.Diff(sorted(append(slices.Clone(threats), alerts...)), sorted(got)); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
@@ -70,7 +70,7 @@ func TestSourcePullsThreatsAndAlerts(t *testing.T) {
 	// Only alerts arrive: the next pull returns them alone.
 	c.Add(time.Minute)
 	more := injectAlerts(t, sim, c, 3, 0)
-	rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(2)), cur)
+	rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, cur)
 	if diff := cmp.Diff(more, rest); diff != "" {
 		t.Errorf("after new alerts (-want +got):\n%s", diff)
 	}
@@ -94,7 +94,7 @@ func TestSourceResumesBothLists(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := payloadIDs(t, first.Payloads)
+			got := conntest.PayloadIDs(t, Decoder{}, first.Payloads)
 			var cur cursor
 			if err := json.Unmarshal([]byte(first.Cursor), &cur); err != nil || cur.Alerts == nil {
 				t.Fatalf("cursor %q holds no alerts position", first.Cursor)
@@ -111,7 +111,7 @@ func TestSourceResumesBothLists(t *testing.T) {
 			alerts = append(alerts, injectAlerts(t, sim, c, 3, time.Millisecond)...)
 			threats = append(threats, inject(t, sim, c, 1, 0)...)
 
-			rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(size)), first.Cursor)
+			rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(size)), Decoder{}, first.Cursor)
 			got = append(got, rest...)
 			want := append(slices.Clone(threats), alerts...)
 			if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
@@ -142,7 +142,7 @@ func TestSourceResumesBothFromEveryCursor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pages = append(pages, payloadIDs(t, page.Payloads))
+		pages = append(pages, conntest.PayloadIDs(t, Decoder{}, page.Payloads))
 		cur = page.Cursor
 		cursors = append(cursors, cur)
 		if !page.More {
@@ -150,7 +150,7 @@ func TestSourceResumesBothFromEveryCursor(t *testing.T) {
 		}
 	}
 	for i, cur := range cursors {
-		rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(2)), cur)
+		rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, cur)
 		want := slices.Concat(pages[min(i, len(pages)):]...)
 		if diff := cmp.Diff(want, rest); diff != "" {
 			t.Errorf("restart from cursor %d (-want +got):\n%s", i, diff)
@@ -174,8 +174,8 @@ func TestSourceResumesThreatsOnlyCursor(t *testing.T) {
 	if err := json.Unmarshal([]byte(first.Cursor), &old); err != nil || old.Alerts != nil {
 		t.Fatalf("threats-only cursor %q: %v", first.Cursor, err)
 	}
-	got := payloadIDs(t, first.Payloads)
-	rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(2)), first.Cursor)
+	got := conntest.PayloadIDs(t, Decoder{}, first.Payloads)
+	rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, first.Cursor)
 	got = append(got, rest...)
 	if diff := cmp.Diff(sorted(append(slices.Clone(threats), alerts...)), sorted(got)); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
@@ -192,7 +192,7 @@ func TestSourceAlertErrors(t *testing.T) {
 	sim.DenyPermission(PermAlertsView)
 	_, err := newSource(t, cfg).Pull(context.Background(), "")
 	conntest.CheckErr(t, err, false, 0, ErrMissingPermission, `"STAR Custom Rules / Alerts: View"`)
-	got, _ := pullAll(t, newSource(t, cfg, WithoutAlerts()), "")
+	got, _ := conntest.PullAll(t, newSource(t, cfg, WithoutAlerts()), Decoder{}, "")
 	if diff := cmp.Diff(threats, got); diff != "" {
 		t.Errorf("WithoutAlerts (-want +got):\n%s", diff)
 	}
@@ -209,13 +209,13 @@ func TestSourceAlertsExpiredCursor(t *testing.T) {
 	if err != nil || !page.More {
 		t.Fatalf("first pull: more %v, %v", page.More, err)
 	}
-	got := payloadIDs(t, page.Payloads)
+	got := conntest.PayloadIDs(t, Decoder{}, page.Payloads)
 	var cur cursor
 	if err := json.Unmarshal([]byte(page.Cursor), &cur); err != nil || cur.Alerts == nil || cur.Alerts.Cursor == "" {
 		t.Fatalf("cursor %q holds no alerts nextCursor", page.Cursor)
 	}
 	cur.Alerts.Cursor = "expired!"
-	rest, _ := pullAll(t, src, cur.String())
+	rest, _ := conntest.PullAll(t, src, Decoder{}, cur.String())
 	if diff := cmp.Diff(want, append(got, rest...)); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}

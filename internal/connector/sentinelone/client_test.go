@@ -27,7 +27,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, payloadIDs(t, page.Payloads)...)
+		got = append(got, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 		mores = append(mores, page.More)
 		cursor = page.Cursor
 		if !page.More {
@@ -48,7 +48,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 	// New threats after the end come on the next pull.
 	c.Add(time.Minute)
 	want = inject(t, sim, c, 2, time.Second)
-	got, _ = pullAll(t, src, page.Cursor)
+	got, _ = conntest.PullAll(t, src, Decoder{}, page.Cursor)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids after new threats (-want +got):\n%s", diff)
 	}
@@ -86,7 +86,7 @@ func TestSourceResumes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := payloadIDs(t, first.Payloads)
+			got := conntest.PayloadIDs(t, Decoder{}, first.Payloads)
 
 			// While bannin is down, more threats arrive: some with the very
 			// createdAt the cursor stopped at, and a newer one.
@@ -97,7 +97,7 @@ func TestSourceResumes(t *testing.T) {
 			want = append(want, inject(t, sim, c, 1, 0)...)
 
 			restarted := newSource(t, cfg, WithPageSize(size))
-			rest, _ := pullAll(t, restarted, first.Cursor)
+			rest, _ := conntest.PullAll(t, restarted, Decoder{}, first.Cursor)
 			got = append(got, rest...)
 			if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
 				t.Errorf("gap or duplicate after restart (-want +got):\n%s", diff)
@@ -121,7 +121,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 	var delivered []string
 	cursor := ""
 	for {
-		rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(2)), cursor)
+		rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, cursor)
 		if diff := cmp.Diff(want[len(delivered):], rest); diff != "" {
 			t.Fatalf("restart after %d threats (-want +got):\n%s", len(delivered), diff)
 		}
@@ -129,7 +129,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		delivered = append(delivered, payloadIDs(t, page.Payloads)...)
+		delivered = append(delivered, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 		cursor = page.Cursor
 		if !page.More {
 			break
@@ -152,13 +152,13 @@ func TestSourceExpiredCursor(t *testing.T) {
 	if err != nil || !page.More {
 		t.Fatalf("first pull: more %v, %v", page.More, err)
 	}
-	got := payloadIDs(t, page.Payloads)
+	got := conntest.PayloadIDs(t, Decoder{}, page.Payloads)
 	var cur cursor
 	if err := json.Unmarshal([]byte(page.Cursor), &cur); err != nil || cur.Cursor == "" {
 		t.Fatalf("cursor %q holds no nextCursor", page.Cursor)
 	}
 	cur.Cursor = "expired!"
-	rest, _ := pullAll(t, src, cur.String())
+	rest, _ := conntest.PullAll(t, src, Decoder{}, cur.String())
 	got = append(got, rest...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
@@ -227,14 +227,14 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := payloadIDs(t, page.Payloads)
+	got := conntest.PayloadIDs(t, Decoder{}, page.Payloads)
 	for _, status := range []int{429, 500, 502} {
 		sim.FailNext(1, status)
 		if _, err := src.Pull(context.Background(), page.Cursor); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
-	rest, _ := pullAll(t, src, page.Cursor)
+	rest, _ := conntest.PullAll(t, src, Decoder{}, page.Cursor)
 	got = append(got, rest...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids after retries (-want +got):\n%s", diff)
