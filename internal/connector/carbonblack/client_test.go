@@ -42,7 +42,7 @@ func TestPullResumesExactly(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					got = append(got, payloadIDs(t, page.Payloads)...)
+					got = append(got, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 					cursor = page.Cursor
 					if !page.More {
 						break
@@ -52,7 +52,7 @@ func TestPullResumesExactly(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("pulled %d alerts:\n %v\nwant %d:\n %v", len(got), got, len(want), want)
 			}
-			again, _ := pullAll(t, newSource(t, cfg, WithSourceClock(c.Now)), cursor)
+			again, _ := conntest.PullAll(t, newSource(t, cfg, WithSourceClock(c.Now)), Decoder{}, cursor)
 			if len(again) != 0 {
 				t.Errorf("pull after the end returned %v", again)
 			}
@@ -67,9 +67,9 @@ func TestPullSameInstantAfterCheckpoint(t *testing.T) {
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src := newSource(t, cfg, WithSourceClock(c.Now))
 	first := inject(t, sim, c, 2, 0)
-	got, cursor := pullAll(t, src, "")
+	got, cursor := conntest.PullAll(t, src, Decoder{}, "")
 	late := inject(t, sim, c, 1, 0)
-	more, _ := pullAll(t, src, cursor)
+	more, _ := conntest.PullAll(t, src, Decoder{}, cursor)
 	if !slices.Equal(got, first) || !slices.Equal(more, late) {
 		t.Errorf("first pull %v (want %v), second %v (want %v)", got, first, more, late)
 	}
@@ -82,16 +82,16 @@ func TestPullUpdatedAlertAgain(t *testing.T) {
 	sim, cfg := startSim(t, WithClock(c.Now))
 	src := newSource(t, cfg, WithSourceClock(c.Now), WithPageSize(2))
 	ids := inject(t, sim, c, 3, time.Second)
-	_, cursor := pullAll(t, src, "")
+	_, cursor := conntest.PullAll(t, src, Decoder{}, "")
 	upd := strings.Replace(string(NewAlert(98765432, "FIN-WS-042", 9)), "{", `{"id":"`+ids[0]+`",`, 1)
 	if err := sim.Inject([]byte(upd)); err != nil {
 		t.Fatal(err)
 	}
-	got, cursor := pullAll(t, src, cursor)
+	got, cursor := conntest.PullAll(t, src, Decoder{}, cursor)
 	if !slices.Equal(got, ids[:1]) {
 		t.Errorf("after the update pulled %v, want %v", got, ids[:1])
 	}
-	if again, _ := pullAll(t, src, cursor); len(again) != 0 {
+	if again, _ := conntest.PullAll(t, src, Decoder{}, cursor); len(again) != 0 {
 		t.Errorf("pulled the update twice: %v", again)
 	}
 }
@@ -110,7 +110,7 @@ func TestPullCorpusAlerts(t *testing.T) {
 			}
 		}
 	}
-	got, _ := pullAll(t, newSource(t, cfg, WithSourceClock(c.Now), WithLookback(5*365*24*time.Hour)), "")
+	got, _ := conntest.PullAll(t, newSource(t, cfg, WithSourceClock(c.Now), WithLookback(5*365*24*time.Hour)), Decoder{}, "")
 	if len(got) != 1 || got[0] != "411eedfc-8408-2f9e-59f2-a83dfaae0ec1" {
 		t.Errorf("pulled %v, want the one alert", got)
 	}
@@ -170,7 +170,7 @@ func TestPullWaitsOutTheDelay(t *testing.T) {
 		want int
 	}{{0, 0}, {DefaultDelay - time.Millisecond, 0}, {time.Millisecond, 1}} {
 		c.Add(step.wait)
-		got, _ := pullAll(t, src, "")
+		got, _ := conntest.PullAll(t, src, Decoder{}, "")
 		if len(got) != step.want {
 			t.Errorf("%v after the alert: pulled %v, want %d of %v", c.Now().Sub(conntest.NewClock().Now()), got, step.want, ids)
 		}
