@@ -27,7 +27,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, payloadIDs(t, page.Payloads)...)
+		got = append(got, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 		mores = append(mores, page.More)
 		cursor = page.Cursor
 		if !page.More {
@@ -81,7 +81,7 @@ func TestSourceResumes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := payloadIDs(t, first.Payloads)
+			got := conntest.PayloadIDs(t, Decoder{}, first.Payloads)
 
 			// While bannin is down, more alerts arrive: some with the very
 			// timestamp the cursor stopped at, as when alerts created in
@@ -93,7 +93,7 @@ func TestSourceResumes(t *testing.T) {
 			want = append(want, inject(t, sim, c, 1, 0)...)
 
 			restarted := newSource(t, cfg, WithPageSize(size))
-			rest, _ := pullAll(t, restarted, first.Cursor)
+			rest, _ := conntest.PullAll(t, restarted, Decoder{}, first.Cursor)
 			got = append(got, rest...)
 			if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
 				t.Errorf("gap or duplicate after restart (-want +got):\n%s", diff)
@@ -129,7 +129,7 @@ func TestSourceRefreshesToken(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Pull after the token expired: %v", err)
 			}
-			if diff := cmp.Diff(want, payloadIDs(t, page.Payloads)); diff != "" {
+			if diff := cmp.Diff(want, conntest.PayloadIDs(t, Decoder{}, page.Payloads)); diff != "" {
 				t.Errorf("ids (-want +got):\n%s", diff)
 			}
 			if n := sim.TokensIssued(); n != 2 {
@@ -206,7 +206,7 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
-	ids, _ := pullAll(t, src, cursor)
+	ids, _ := conntest.PullAll(t, src, Decoder{}, cursor)
 	got = append(got, ids...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids after retries (-want +got):\n%s", diff)
