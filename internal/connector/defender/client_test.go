@@ -29,7 +29,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, payloadIDs(t, page.Payloads)...)
+		got = append(got, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 		mores = append(mores, page.More)
 		cursor = page.Cursor
 		if !page.More {
@@ -51,7 +51,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 	// New alerts after the end come on the next pull.
 	c.Add(time.Minute)
 	want = inject(t, sim, c, 2, time.Second)
-	got, _ = pullAll(t, src, page.Cursor)
+	got, _ = conntest.PullAll(t, src, Decoder{}, page.Cursor)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids after new alerts (-want +got):\n%s", diff)
 	}
@@ -65,14 +65,14 @@ func TestSourceUpdatedAlertComesAgain(t *testing.T) {
 	sim, cfg := startSim(t, WithClock(c.Now))
 	ids := inject(t, sim, c, 3, time.Second)
 	src := newSource(t, cfg)
-	got, cur := pullAll(t, src, "")
+	got, cur := conntest.PullAll(t, src, Decoder{}, "")
 	if diff := cmp.Diff(ids, got); diff != "" {
 		t.Fatalf("first pull (-want +got):\n%s", diff)
 	}
 	if err := sim.UpdateAlert(ids[0], map[string]any{"status": "Resolved"}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = pullAll(t, src, cur)
+	got, _ = conntest.PullAll(t, src, Decoder{}, cur)
 	if diff := cmp.Diff([]string{ids[0]}, got); diff != "" {
 		t.Errorf("after the update (-want +got):\n%s", diff)
 	}
@@ -110,7 +110,7 @@ func TestSourceResumes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := payloadIDs(t, first.Payloads)
+			got := conntest.PayloadIDs(t, Decoder{}, first.Payloads)
 
 			// While bannin is down, more alerts arrive: some with the very
 			// lastUpdateTime the cursor stopped at, and a newer one.
@@ -124,7 +124,7 @@ func TestSourceResumes(t *testing.T) {
 			c.Set(now.Add(time.Second))
 			want = append(want, inject(t, sim, c, 1, 0)...)
 
-			rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(size)), first.Cursor)
+			rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(size)), Decoder{}, first.Cursor)
 			got = append(got, rest...)
 			if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
 				t.Errorf("gap or duplicate after restart (-want +got):\n%s", diff)
@@ -148,7 +148,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 	var delivered []string
 	cursor := ""
 	for {
-		rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(2)), cursor)
+		rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, cursor)
 		if diff := cmp.Diff(want[len(delivered):], rest); diff != "" {
 			t.Fatalf("restart after %d alerts (-want +got):\n%s", len(delivered), diff)
 		}
@@ -156,7 +156,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		delivered = append(delivered, payloadIDs(t, page.Payloads)...)
+		delivered = append(delivered, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 		cursor = page.Cursor
 		if !page.More {
 			break
@@ -173,7 +173,7 @@ func TestSourceSince(t *testing.T) {
 	inject(t, sim, c, 2, time.Minute)
 	start := c.Now()
 	want := inject(t, sim, c, 2, time.Minute)
-	got, _ := pullAll(t, newSource(t, cfg, WithSince(start)), "")
+	got, _ := conntest.PullAll(t, newSource(t, cfg, WithSince(start)), Decoder{}, "")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids since %v (-want +got):\n%s", start, diff)
 	}
@@ -249,8 +249,8 @@ func TestSourceRefreshesExpiredToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim.ExpireTokens()
-	rest, _ := pullAll(t, src, page.Cursor)
-	if diff := cmp.Diff(want, append(payloadIDs(t, page.Payloads), rest...)); diff != "" {
+	rest, _ := conntest.PullAll(t, src, Decoder{}, page.Cursor)
+	if diff := cmp.Diff(want, append(conntest.PayloadIDs(t, Decoder{}, page.Payloads), rest...)); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 	if n := sim.TokensIssued(); n != 2 {
@@ -276,14 +276,14 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := payloadIDs(t, page.Payloads)
+	got := conntest.PayloadIDs(t, Decoder{}, page.Payloads)
 	for _, status := range []int{429, 500, 502} {
 		sim.FailNext(1, status)
 		if _, err := src.Pull(context.Background(), page.Cursor); !conntest.IsRetryable(err) {
 			t.Fatalf("HTTP %d: %v, want a RetryableError", status, err)
 		}
 	}
-	rest, _ := pullAll(t, src, page.Cursor)
+	rest, _ := conntest.PullAll(t, src, Decoder{}, page.Cursor)
 	got = append(got, rest...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids after retries (-want +got):\n%s", diff)

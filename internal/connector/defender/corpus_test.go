@@ -172,7 +172,7 @@ func TestCorpusThroughSim(t *testing.T) {
 	if err := sim.Inject(corpusPayloads(t, filepath.Join(mdeDir, "test-defenderatp.log"))...); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := pullAll(t, newSource(t, cfg), "")
+	got, _ := conntest.PullAll(t, newSource(t, cfg), Decoder{}, "")
 	want := []string{"da637291048912199236_1126926584", "da637291063515066999_-2102938302", "da637291085411733957_-1043898914"}
 	if diff := cmp.Diff(want, sorted(got)); diff != "" {
 		t.Errorf("pulled (-want +got):\n%s", diff)
