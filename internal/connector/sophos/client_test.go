@@ -39,7 +39,7 @@ func TestPullPagesAndResumesExactly(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, payloadIDs(t, page.Payloads)...)
+				got = append(got, conntest.PayloadIDs(t, Decoder{}, page.Payloads)...)
 				cur = page.Cursor
 				cursors = append(cursors, cur)
 				if len(cursors) == 1 {
@@ -56,7 +56,7 @@ func TestPullPagesAndResumesExactly(t *testing.T) {
 			all = append(all, later...)
 			for i, cur := range cursors {
 				restarted := newSource(t, cfg, WithPageSize(3), WithClock(c.Now))
-				rest, _ := pullAll(t, restarted, cur)
+				rest, _ := conntest.PullAll(t, restarted, Decoder{}, cur)
 				seen := min(len(all)-len(later), 2*(i+1)) // pages of 2
 				if !slices.Equal(rest, all[seen:]) {
 					t.Errorf("restart from cursor %d: got %v, want %v", i, rest, all[seen:])
@@ -70,17 +70,17 @@ func TestPullEmptyThenNew(t *testing.T) {
 	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithSimClock(c.Now))
 	src := newSource(t, cfg, WithClock(c.Now))
-	ids, cur := pullAll(t, src, "")
+	ids, cur := conntest.PullAll(t, src, Decoder{}, "")
 	if len(ids) != 0 {
 		t.Fatalf("empty console gave %v", ids)
 	}
 	c.Add(time.Minute)
 	want := inject(t, sim, c, 3, time.Millisecond)
-	got, cur := pullAll(t, src, cur)
+	got, cur := conntest.PullAll(t, src, Decoder{}, cur)
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	if again, _ := pullAll(t, src, cur); len(again) != 0 {
+	if again, _ := conntest.PullAll(t, src, Decoder{}, cur); len(again) != 0 {
 		t.Errorf("pull after the end repeated %v", again)
 	}
 }
@@ -103,7 +103,7 @@ func TestPullClampsTo24Hours(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := newSource(t, cfg, append(tc.opts, WithClock(c.Now))...)
-			got, _ := pullAll(t, src, tc.cursor)
+			got, _ := conntest.PullAll(t, src, Decoder{}, tc.cursor)
 			if !slices.Equal(got, fresh) {
 				t.Errorf("got %v, want %v (not the alert %s outside the window)", got, fresh, old[0])
 			}
@@ -129,7 +129,7 @@ func TestPullRefusedCursorResumesFromTime(t *testing.T) {
 		t.Fatalf("cursor %q: %v", page.Cursor, err)
 	}
 	cur.Next = "expired-cursor"
-	rest, _ := pullAll(t, src, cur.String())
+	rest, _ := conntest.PullAll(t, src, Decoder{}, cur.String())
 	if !slices.Equal(rest, all[3:]) {
 		t.Errorf("after a refused cursor: got %v, want %v", rest, all[3:])
 	}
@@ -166,7 +166,7 @@ func TestClientUsesWhoamiDataRegion(t *testing.T) {
 	}
 	id, secret := sim.Credentials()
 	src := newSource(t, connector.Config{URL: global.URL, ClientID: id, ClientSecret: secret})
-	got, _ := pullAll(t, src, "")
+	got, _ := conntest.PullAll(t, src, Decoder{}, "")
 	if len(got) != 1 || regionCalls.Load() == 0 || globalSIEM.Load() != 0 {
 		t.Errorf("got %d alerts; %d calls to the data region, %d SIEM calls to the global host", len(got), regionCalls.Load(), globalSIEM.Load())
 	}
@@ -227,7 +227,7 @@ func TestPullFaults(t *testing.T) {
 			tc.fault(sim)
 			page, err := src.Pull(context.Background(), "")
 			if tc.ok {
-				if err != nil || !slices.Equal(payloadIDs(t, page.Payloads), want) {
+				if err != nil || !slices.Equal(conntest.PayloadIDs(t, Decoder{}, page.Payloads), want) {
 					t.Fatalf("Pull = %v, want %v recovered", err, want)
 				}
 				if sim.TokensIssued() != 2 {
@@ -319,7 +319,7 @@ func TestStaleTenantRediscovered(t *testing.T) {
 	if _, err := src.Pull(context.Background(), ""); err == nil {
 		t.Fatal("stale tenant id accepted")
 	}
-	got, _ := pullAll(t, src, "")
+	got, _ := conntest.PullAll(t, src, Decoder{}, "")
 	if !slices.Equal(got, want) {
 		t.Errorf("after rediscovery got %v, want %v", got, want)
 	}
