@@ -38,7 +38,7 @@ func TestSourcePullsAllPages(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, payloadIDs(t, p.Payloads)...)
+				got = append(got, conntest.PayloadIDs(t, Decoder{}, p.Payloads)...)
 				cur = p.Cursor
 				if !p.More {
 					break
@@ -67,17 +67,17 @@ func TestSourceResumes(t *testing.T) {
 	c := conntest.NewClock()
 	sim, cfg := startSim(t, WithClock(c.Now))
 	want := inject(t, sim, c, 5, time.Second)
-	got, cur := pullAll(t, newSource(t, cfg, WithPageSize(2)), "")
+	got, cur := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, "")
 
 	c.Add(-time.Second) // the next alert shares the last one's reported_at
 	want = append(want, inject(t, sim, c, 2, 0)...)
 	c.Add(time.Second)
 	want = append(want, inject(t, sim, c, 3, time.Second)...)
-	more, cur := pullAll(t, newSource(t, cfg, WithPageSize(2)), cur)
+	more, cur := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, cur)
 	got = append(got, more...)
 
 	want = append(want, inject(t, sim, c, 1, time.Second)...)
-	more, _ = pullAll(t, newSource(t, cfg, WithPageSize(2)), cur)
+	more, _ = conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, cur)
 	got = append(got, more...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids across restarts (-want +got):\n%s", diff)
@@ -114,7 +114,7 @@ func TestSourceResumesFromEveryCursor(t *testing.T) {
 		}
 	}
 	for _, m := range marks {
-		rest, _ := pullAll(t, newSource(t, cfg, WithPageSize(2)), m.cursor)
+		rest, _ := conntest.PullAll(t, newSource(t, cfg, WithPageSize(2)), Decoder{}, m.cursor)
 		if diff := cmp.Diff(all[m.seen:], rest, cmpEmpty); diff != "" {
 			t.Errorf("resume after %d alerts (-want +got):\n%s", m.seen, diff)
 		}
@@ -139,7 +139,7 @@ func TestSourceSession(t *testing.T) {
 	sim, cfg := startSim(t, WithClock(c.Now))
 	inject(t, sim, c, 3, time.Second)
 	src := newSource(t, cfg, WithPageSize(1))
-	if ids, _ := pullAll(t, src, ""); len(ids) != 3 || sim.Logins() != 1 {
+	if ids, _ := conntest.PullAll(t, src, Decoder{}, ""); len(ids) != 3 || sim.Logins() != 1 {
 		t.Fatalf("got %d alerts with %d logins, want 3 with 1", len(ids), sim.Logins())
 	}
 	sim.ExpireSessions()
@@ -234,8 +234,8 @@ func TestSourceRecoversAfterFailure(t *testing.T) {
 	if _, err := src.Pull(context.Background(), p.Cursor); !conntest.IsRetryable(err) {
 		t.Fatalf("want a retryable error, got %v", err)
 	}
-	rest, _ := pullAll(t, src, p.Cursor)
-	if diff := cmp.Diff(want, append(payloadIDs(t, p.Payloads), rest...)); diff != "" {
+	rest, _ := conntest.PullAll(t, src, Decoder{}, p.Cursor)
+	if diff := cmp.Diff(want, append(conntest.PayloadIDs(t, Decoder{}, p.Payloads), rest...)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

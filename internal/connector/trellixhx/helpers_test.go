@@ -1,7 +1,6 @@
 package trellixhx
 
 import (
-	"context"
 	"net/http/httptest"
 	"slices"
 	"strconv"
@@ -44,40 +43,6 @@ func inject(t *testing.T, sim *Sim, c *conntest.Clock, n int, step time.Duration
 			}
 		}
 		c.Add(step)
-	}
-	return ids
-}
-
-// pullAll pulls from cursor until a page says no more is waiting, and
-// returns the alert ids in the order received and the last cursor.
-func pullAll(t *testing.T, src *Source, cursor string) ([]string, string) {
-	t.Helper()
-	var ids []string
-	for range 1000 {
-		page, err := src.Pull(context.Background(), cursor)
-		if err != nil {
-			t.Fatalf("Pull(%q): %v", cursor, err)
-		}
-		ids = append(ids, payloadIDs(t, page.Payloads)...)
-		cursor = page.Cursor
-		if !page.More {
-			return ids, cursor
-		}
-	}
-	t.Fatal("Pull kept saying More")
-	return nil, ""
-}
-
-// payloadIDs decodes payloads and returns their alert ids.
-func payloadIDs(t *testing.T, payloads [][]byte) []string {
-	t.Helper()
-	var ids []string
-	for _, p := range payloads {
-		got, err := Decoder{}.Decode(p)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("payload does not decode to one alert: %v", err)
-		}
-		ids = append(ids, got[0].VendorID)
 	}
 	return ids
 }
