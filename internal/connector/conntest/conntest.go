@@ -1,9 +1,12 @@
 // Package conntest holds test support shared by the vendor connector
-// packages: finding Elastic corpus files, comparing golden files, reading
-// Elastic's -expected.json documents and tallying per-field agreement with
-// them, and checking a connector error's class.
+// packages: finding Elastic corpus files, reading testdata fixtures,
+// comparing golden files, reading Elastic's -expected.json documents and
+// tallying per-field agreement with them, a settable simulator clock,
+// pulling a source to the end, and checking a connector error's class.
 //
 // It is imported only by _test.go files; no production code may use it.
+// It registers no flags: a package keeps its own -update flag and passes
+// its value in.
 package conntest
 
 import (
