@@ -208,7 +208,9 @@ func (a *App) Quiesce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if pending == 0 && jobsLeft == 0 && a.Committer.Inflight() == 0 {
+		// Stepping is read after the counts: a batch whose commit the
+		// counts already show has then also counted its stats.
+		if pending == 0 && jobsLeft == 0 && a.Committer.Inflight() == 0 && !a.Processor.Stepping() {
 			return nil
 		}
 		a.Processor.Wake()

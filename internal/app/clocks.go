@@ -24,6 +24,9 @@ type clockView struct {
 	target func(name string, inc *ticket.Incident) (time.Duration, bool)
 	human  map[string]time.Time // incident ref → first action by a person
 	now    time.Time
+	// vendors are the vendors of each incident's alerts (Incidents reads
+	// them for all incidents in one query).
+	vendors map[int64][]string
 }
 
 // newClockView prepares the clocks of a tenant's incidents. In replay
@@ -84,7 +87,7 @@ func (a *App) newClockView(ctx context.Context, tenantID string, incs []*ticket.
 //     note), whichever is first (seed 003: 1次レスポンス).
 func (v *clockView) clocks(inc *ticket.Incident, acts []*response.Action, ns []*sqlstore.Notification) []slo.Clock {
 	out := []slo.Clock{}
-	if v == nil || !inc.NeedsHuman {
+	if v == nil || v.cal == nil || !inc.NeedsHuman {
 		return out
 	}
 	started := inc.FirstSeen

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"github.com/bannin-soc/bannin/internal/slo"
-	"slices"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -103,6 +102,14 @@ func (a *App) Incidents(ctx context.Context, tenants ...string) ([]IncidentOut, 
 		if err != nil {
 			return nil, err
 		}
+		vendors, err := a.DB.IncidentVendors(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if cv == nil {
+			cv = &clockView{} // a tenant no longer configured: no clocks
+		}
+		cv.vendors = vendors
 		for _, inc := range incs {
 			o, err := a.incidentOut(ctx, inc, cv)
 			if err != nil {
@@ -119,16 +126,15 @@ func (a *App) incidentOut(ctx context.Context, inc *ticket.Incident, cv *clockVi
 		Score: inc.Score, Status: string(inc.Status), Verdict: string(inc.Verdict), NeedsHuman: inc.NeedsHuman,
 		AlertCount: inc.AlertCount, Hosts: inc.Hosts, Techniques: inc.Techniques, Evidence: inc.Evidence,
 		Actions: []ActionOut{}, Notifications: []NotificationOut{}, Vendors: []string{}}
-	alerts, err := a.DB.IncidentAlerts(ctx, inc.Tenant, inc.ID)
-	if err != nil {
-		return o, err
-	}
-	for _, r := range alerts {
-		if !slices.Contains(o.Vendors, r.Alert.Vendor) {
-			o.Vendors = append(o.Vendors, r.Alert.Vendor)
+	if cv != nil && cv.vendors != nil {
+		o.Vendors = append(o.Vendors, cv.vendors[inc.ID]...)
+	} else {
+		vs, err := a.DB.IncidentVendors(ctx, inc.Tenant)
+		if err != nil {
+			return o, err
 		}
+		o.Vendors = append(o.Vendors, vs[inc.ID]...)
 	}
-	slices.Sort(o.Vendors)
 	acts, err := a.DB.IncidentActions(ctx, inc.Tenant, inc.ID)
 	if err != nil {
 		return o, err

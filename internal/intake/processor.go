@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -60,7 +61,15 @@ type Processor struct {
 	mu      sync.Mutex
 	stats   Stats
 	observe func(triage.Outcome)
+	// stepping counts Steps under way: a batch's commit and the update of
+	// stats that follows it are one step for those who wait for quiet.
+	stepping atomic.Int32
 }
+
+// Stepping reports whether a batch is being processed, its stats not yet
+// counted. Wait for it after seeing no pending rows, so that Stats include
+// every row the store shows as done.
+func (p *Processor) Stepping() bool { return p.stepping.Load() > 0 }
 
 // NewProcessor builds a processor. observe, if set, sees every outcome
 // (after its transaction committed is not guaranteed: use it for progress only).
@@ -166,6 +175,8 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // Step processes one batch and returns how many inbox rows it finished.
 func (p *Processor) Step(ctx context.Context) (int, error) {
+	p.stepping.Add(1)
+	defer p.stepping.Add(-1)
 	var n int
 	var delta Stats
 	var outcomes []triage.Outcome

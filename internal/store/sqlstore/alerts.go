@@ -175,3 +175,24 @@ func alertRows(ctx context.Context, q queryer, where string, args ...any) ([]Ale
 	}
 	return out, rows.Err()
 }
+
+// IncidentVendors lists, per incident of a tenant, the vendors whose alerts
+// it holds (sorted), in one query.
+func (db *DB) IncidentVendors(ctx context.Context, tenant string) (map[int64][]string, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT DISTINCT incident_id, vendor FROM alerts
+		WHERE tenant=$1 AND incident_id IS NOT NULL ORDER BY incident_id, vendor`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("incident vendors: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]string{}
+	for rows.Next() {
+		var id int64
+		var v string
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], v)
+	}
+	return out, rows.Err()
+}
