@@ -155,3 +155,12 @@ func digest(parts ...string) string {
 	}
 	return hex.EncodeToString(s.Sum(nil)[:16])
 }
+
+// FileName returns the last element of a Windows or POSIX path, as
+// vendors send process and file paths in either form.
+func FileName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

@@ -74,3 +74,13 @@ func TestPriority(t *testing.T) {
 		t.Error("P5 accepted")
 	}
 }
+
+func TestFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		`C:\Windows\System32\cmd.exe`: "cmd.exe", "/usr/bin/curl": "curl", "cmd.exe": "cmd.exe", `C:\dir\`: "", "": "",
+	} {
+		if got := FileName(in); got != want {
+			t.Errorf("FileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -307,7 +307,7 @@ func process(p alert.Process) *Process {
 	if p.Path != "" || len(hashes) > 0 {
 		name := p.Name
 		if p.Path != "" {
-			name = baseName(p.Path)
+			name = alert.FileName(p.Path)
 		}
 		out.File = &File{Name: name, Path: p.Path, TypeID: 1, Hashes: hashes}
 	}
@@ -372,13 +372,6 @@ func osType(name string) int {
 		return osLinux
 	}
 	return osOtherType
-}
-
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }
 
 func orElse(s, alt string) string {

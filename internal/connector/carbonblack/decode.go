@@ -9,6 +9,7 @@ package carbonblack
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,19 +99,19 @@ func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Host: alert.Host{
 			ID:     f.Str("device_id"),
 			Name:   f.Str("device_name"),
-			IPs:    uniq(f.Str("device_internal_ip"), f.Str("device_external_ip")),
+			IPs:    connector.Uniq(f.Str("device_internal_ip"), f.Str("device_external_ip")),
 			OS:     f.First("device_os_version", "device_os"),
-			Groups: nonEmpty(f.Str("device_policy")),
+			Groups: connector.NonEmpty(f.Str("device_policy")),
 		},
 		User:       f.First("process_username", "device_username"),
 		Process:    process(f, "process_"),
 		Parent:     process(f, "parent_"),
 		Network:    network(f),
-		Tactics:    uniq(jsonfield.SplitList(f.Str("attack_tactic"))...),
+		Tactics:    connector.Uniq(jsonfield.SplitList(f.Str("attack_tactic"))...),
 		Techniques: techniques(f),
 		Action:     sensorAction(f.Str("sensor_action"), f.Str("run_state"), f.Str("policy_applied")),
 		Link:       link(f.Str("alert_url")),
-		Raw:        clone(raw),
+		Raw:        slices.Clone(raw),
 	}
 	sev, ok := f.Num("severity")
 	if !ok || sev < 1 || sev > 10 || strconv.Itoa(sev) != f.Str("severity") {
@@ -152,7 +153,7 @@ func isDigits(s string) bool {
 func process(f jsonfield.Object, prefix string) alert.Process {
 	name := f.Str(prefix + "name")
 	p := alert.Process{
-		Name:        baseName(name),
+		Name:        alert.FileName(name),
 		CommandLine: f.Str(prefix + "cmdline"),
 		PID:         f.Str(prefix + "pid"),
 		SHA256:      strings.ToLower(f.Str(prefix + "sha256")),
@@ -187,7 +188,7 @@ var mitreTTP = regexp.MustCompile(`^MITRE_(T\d{4})(?:_(\d{3}))?(?:_|$)`)
 // techniques collects attack_technique (comma-separated ids) and the
 // techniques named by the MITRE_ tags of ttps, without repeats.
 func techniques(f jsonfield.Object) []string {
-	out := uniq(jsonfield.SplitList(f.Str("attack_technique"))...)
+	out := connector.Uniq(jsonfield.SplitList(f.Str("attack_technique"))...)
 	for _, tag := range f.Strs("ttps") {
 		m := mitreTTP.FindStringSubmatch(strings.ToUpper(tag))
 		if m == nil {
@@ -197,7 +198,7 @@ func techniques(f jsonfield.Object) []string {
 		if m[2] != "" {
 			t += "." + m[2]
 		}
-		out = appendNew(out, t)
+		out = connector.AppendNew(out, t)
 	}
 	return out
 }
@@ -226,42 +227,3 @@ func link(u string) string {
 	}
 	return "https://" + u
 }
-
-// baseName returns the last element of a Windows or POSIX path.
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
-		return p[i+1:]
-	}
-	return p
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func uniq(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = appendNew(out, s)
-		}
-	}
-	return out
-}
-
-func appendNew(ss []string, s string) []string {
-	for _, x := range ss {
-		if x == s {
-			return ss
-		}
-	}
-	return append(ss, s)
-}
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
 )
 
@@ -151,7 +152,7 @@ func (r *Responder) banHash(ctx context.Context, a connector.Act, key string) (c
 	if key != "" {
 		desc = strings.TrimSpace(desc + " [bannin " + key + "]")
 	}
-	o := override{Description: desc, OverrideList: "BLACK_LIST", OverrideType: "SHA256", SHA256Hash: sha, Filename: baseName(a.Path)}
+	o := override{Description: desc, OverrideList: "BLACK_LIST", OverrideType: "SHA256", SHA256Hash: sha, Filename: alert.FileName(a.Path)}
 	b, err := r.api.call(ctx, http.MethodPost, pathOverrides, o, PermReputationsAdd)
 	if err != nil {
 		return connector.Result{}, wrap(prefix, err)

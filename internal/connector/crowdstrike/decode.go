@@ -7,6 +7,7 @@ package crowdstrike
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -113,11 +114,11 @@ func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		User:          f.First("user_name", "source_account_upn", "source_account_name"),
 		Process:       alertProcess(f),
 		Parent:        alertProcess(f.Obj("parent_details")),
-		Tactics:       nonEmpty(f.Str("tactic_id")),
-		Techniques:    nonEmpty(f.Str("technique_id")),
+		Tactics:       connector.NonEmpty(f.Str("tactic_id")),
+		Techniques:    connector.NonEmpty(f.Str("technique_id")),
 		Action:        disposition(f.Obj("pattern_disposition_details"), snakeFlags),
 		Link:          f.Str("falcon_host_link"),
-		Raw:           clone(raw),
+		Raw:           slices.Clone(raw),
 	}
 	a.VendorSeverity, a.Score = severity100(f, "severity", "severity_name")
 	if c, ok := f.Num("confidence"); ok {
@@ -273,16 +274,6 @@ func scoreFromName(name string) int {
 	return 0
 }
 
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func uniq(ss ...string) []string {
 	var out []string
 	for _, s := range ss {
@@ -301,5 +292,3 @@ func contains(ss []string, s string) bool {
 	}
 	return false
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -1,10 +1,12 @@
 package crowdstrike
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
@@ -66,7 +68,7 @@ func decodeEpp(meta, ev jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Parent:  streamParent(ev),
 		Action:  disposition(ev.Obj("PatternDispositionFlags"), camelFlags),
 		Link:    ev.Str("FalconHostLink"),
-		Raw:     clone(raw),
+		Raw:     slices.Clone(raw),
 	}
 	a.VendorSeverity, a.Score = severity100(ev, "Severity", "SeverityName")
 	return a, nil
@@ -100,7 +102,7 @@ func decodeLegacy(meta, ev jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Parent:  streamParent(ev),
 		Action:  disposition(ev.Obj("PatternDispositionFlags"), camelFlags),
 		Link:    ev.Str("FalconHostLink"),
-		Raw:     clone(raw),
+		Raw:     slices.Clone(raw),
 	}
 	a.VendorSeverity, a.Score = severity5(ev)
 	return a, nil
@@ -147,7 +149,7 @@ func title(name string, ev jsonfield.Object) string {
 	if name != "" {
 		return name
 	}
-	return strings.Join(nonEmpty(ev.Str("Tactic"), ev.Str("Technique")), ": ")
+	return strings.Join(connector.NonEmpty(ev.Str("Tactic"), ev.Str("Technique")), ": ")
 }
 
 // describe appends the tactic and technique names to the description.

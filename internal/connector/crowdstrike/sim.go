@@ -169,7 +169,7 @@ func (s *Sim) injectLocked(p []byte) error {
 func compact(p []byte) json.RawMessage {
 	var b bytes.Buffer
 	if json.Compact(&b, p) != nil {
-		return clone(p)
+		return slices.Clone(p)
 	}
 	return b.Bytes()
 }

@@ -199,7 +199,7 @@ func (c cursor) take(it malop) cursor {
 func compact(p []byte) []byte {
 	var b bytes.Buffer
 	if json.Compact(&b, p) != nil {
-		return clone(p)
+		return slices.Clone(p)
 	}
 	return b.Bytes()
 }

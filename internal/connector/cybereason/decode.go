@@ -8,6 +8,7 @@ package cybereason
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +111,7 @@ func decodeMalop(f jsonfield.Object, raw []byte) ([]alert.Alert, error) {
 		VendorSeverity: sev,
 		Score:          score,
 		Action:         alert.ActionNone,
-		Raw:            clone(raw),
+		Raw:            slices.Clone(raw),
 	}
 	if base.EventTime.IsZero() {
 		base.EventTime = base.VendorCreated
@@ -319,5 +320,3 @@ func updateKey(f jsonfield.Object) (guid string, ms int64) {
 }
 
 func millis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -168,7 +168,7 @@ func (c cursor) advance(raw []byte) (cursor, bool) {
 func compact(p []byte) []byte {
 	var b bytes.Buffer
 	if json.Compact(&b, p) != nil {
-		return clone(p)
+		return slices.Clone(p)
 	}
 	return b.Bytes()
 }

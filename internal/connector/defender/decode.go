@@ -8,6 +8,7 @@ package defender
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -122,7 +123,7 @@ func merge(a *alert.Alert, b alert.Alert) {
 		a.Parent = b.Parent
 	}
 	a.Network = append(a.Network, b.Network...)
-	a.Host.IPs = uniq(append(a.Host.IPs, b.Host.IPs...)...)
+	a.Host.IPs = connector.Uniq(append(a.Host.IPs, b.Host.IPs...)...)
 	if a.Action == alert.ActionNone {
 		a.Action = b.Action
 	}
@@ -157,7 +158,7 @@ func decodeMDE(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Techniques: f.Strs("mitreTechniques"),
 		Action:     investigationAction(f.Str("investigationState"), ev.action),
 		Link:       alertLink(id, f.Str("aadTenantId")),
-		Raw:        clone(raw),
+		Raw:        slices.Clone(raw),
 	}
 	if a.User == "" {
 		a.User = f.Obj("relatedUser").Str("userName")
@@ -200,7 +201,7 @@ func decodeGraph(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Techniques:    f.Strs("mitreTechniques"),
 		Action:        ev.action,
 		Link:          f.Str("alertWebUrl"),
-		Raw:           clone(raw),
+		Raw:           slices.Clone(raw),
 	}
 	if a.Link == "" {
 		a.Link = alertLink(id, f.Str("tenantId"))
@@ -273,14 +274,6 @@ var tacticIDs = map[string]string{
 	"impact":              "TA0040",
 }
 
-// baseName returns the last element of a Windows or POSIX path.
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
-		return p[i+1:]
-	}
-	return p
-}
-
 // joinPath joins MDE's filePath (the folder) and fileName into the file's
 // full path; a filePath that already ends in the name is kept, and no
 // folder gives no path.
@@ -288,7 +281,7 @@ func joinPath(dir, name string) string {
 	switch {
 	case dir == "":
 		return "" // a bare name is no path
-	case name == "" || strings.EqualFold(baseName(dir), name):
+	case name == "" || strings.EqualFold(alert.FileName(dir), name):
 		return dir
 	}
 	sep := `\`
@@ -297,24 +290,3 @@ func joinPath(dir, name string) string {
 	}
 	return strings.TrimRight(dir, `/\`) + sep + name
 }
-
-func uniq(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = appendNew(out, s)
-		}
-	}
-	return out
-}
-
-func appendNew(ss []string, s string) []string {
-	for _, x := range ss {
-		if x == s {
-			return ss
-		}
-	}
-	return append(ss, s)
-}
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

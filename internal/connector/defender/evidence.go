@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
@@ -82,7 +83,7 @@ func (ev *evidence) graphEntity(e jsonfield.Object) {
 	case "deviceevidence":
 		if ev.deviceName == "" {
 			ev.deviceName, ev.os = e.Str("deviceDnsName"), e.Str("osPlatform")
-			ev.hostIPs = uniq(append(ev.hostIPs, e.Strs("ipInterfaces")...)...)
+			ev.hostIPs = connector.Uniq(append(ev.hostIPs, e.Strs("ipInterfaces")...)...)
 		}
 	case "processevidence":
 		p := graphFile(e.Obj("imageFile"))

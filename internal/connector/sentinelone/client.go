@@ -289,7 +289,7 @@ func threatKey(f jsonfield.Object) (id, created string) {
 func compact(p []byte) []byte {
 	var b bytes.Buffer
 	if json.Compact(&b, p) != nil {
-		return clone(p)
+		return slices.Clone(p)
 	}
 	return b.Bytes()
 }

@@ -7,6 +7,7 @@ package sentinelone
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -126,12 +127,12 @@ func decodeThreat(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 			Name:   rt.First("agentComputerName"),
 			IPs:    threatIPs(rt, det),
 			OS:     rt.First("agentOsName", "agentOsType"),
-			Groups: nonEmpty(rt.Str("groupName")),
+			Groups: connector.NonEmpty(rt.Str("groupName")),
 			Role:   strings.ToLower(rt.Str("agentMachineType")),
 		},
 		User: ti.Str("processUser"),
 		Process: alert.Process{
-			Name:        baseName(ti.First("filePath", "threatName")),
+			Name:        alert.FileName(ti.First("filePath", "threatName")),
 			Path:        ti.Str("filePath"),
 			CommandLine: ti.Str("maliciousProcessArguments"),
 			SHA256:      ti.Str("sha256"),
@@ -142,7 +143,7 @@ func decodeThreat(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Tactics:    tactics,
 		Techniques: techniques,
 		Action:     mitigation(f["mitigationStatus"], ti.Str("mitigationStatus")),
-		Raw:        clone(raw),
+		Raw:        slices.Clone(raw),
 	}
 	if a.Host.ID == "" {
 		a.Host.ID = det.Str("agentId")
@@ -192,7 +193,7 @@ func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Host: alert.Host{
 			ID:   rt.Str("id"),
 			Name: rt.First("name", "computerName"),
-			IPs:  uniq(jsonfield.SplitList(info.Str("srcMachineIp"))...),
+			IPs:  connector.Uniq(jsonfield.SplitList(info.Str("srcMachineIp"))...),
 			OS:   det.First("osName", "osFamily"),
 			Role: strings.ToLower(rt.First("machineType")),
 		},
@@ -201,7 +202,7 @@ func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Parent:  alertProcess(f.Obj("sourceParentProcessInfo")),
 		Network: alertNetwork(info),
 		Action:  alert.ActionNone,
-		Raw:     clone(raw),
+		Raw:     slices.Clone(raw),
 	}
 	if a.Product == "" {
 		a.Product = "STAR"
@@ -351,13 +352,13 @@ func attack(indicators []byte) (tactics, techniques []string) {
 				if id, ok := tacticIDs[strings.ToLower(name)]; ok {
 					name = id
 				}
-				tactics = appendNew(tactics, name)
+				tactics = connector.AppendNew(tactics, name)
 			}
 			tes, _ := jsonfield.RawArray(ta["techniques"])
 			for _, er := range tes {
 				if te, err := jsonfield.Parse(er); err == nil {
 					if name := te.Str("name"); name != "" {
-						techniques = appendNew(techniques, name)
+						techniques = connector.AppendNew(techniques, name)
 					}
 				}
 			}
@@ -378,54 +379,15 @@ func threatIPs(rt, det jsonfield.Object) []string {
 		}
 		for _, ip := range nic.Strs("inet") {
 			if !strings.HasPrefix(ip, "127.") {
-				ips = appendNew(ips, ip)
+				ips = connector.AppendNew(ips, ip)
 			}
 		}
 	}
 	for _, ip := range jsonfield.SplitList(det.Str("agentIpV4")) {
-		ips = appendNew(ips, ip)
+		ips = connector.AppendNew(ips, ip)
 	}
 	if ip := det.Str("externalIp"); ip != "" {
-		ips = appendNew(ips, ip)
+		ips = connector.AppendNew(ips, ip)
 	}
 	return ips
 }
-
-// baseName returns the last element of a Windows or POSIX path.
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
-		return p[i+1:]
-	}
-	return p
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func uniq(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			out = appendNew(out, s)
-		}
-	}
-	return out
-}
-
-func appendNew(ss []string, s string) []string {
-	for _, x := range ss {
-		if x == s {
-			return ss
-		}
-	}
-	return append(ss, s)
-}
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

@@ -112,7 +112,7 @@ func ThreatMitigated(act alert.Action) ThreatOption {
 func ThreatFile(path, sha256 string) ThreatOption {
 	return func(t map[string]any) {
 		ti := threatInfo(t)
-		ti["filePath"], ti["sha256"], ti["threatName"] = path, sha256, baseName(path)
+		ti["filePath"], ti["sha256"], ti["threatName"] = path, sha256, alert.FileName(path)
 	}
 }
 

@@ -212,7 +212,7 @@ func (c cursor) advance(raw []byte, fallback bool) (cursor, bool) {
 func compact(p []byte) []byte {
 	var b bytes.Buffer
 	if json.Compact(&b, p) != nil {
-		return clone(p)
+		return slices.Clone(p)
 	}
 	return b.Bytes()
 }

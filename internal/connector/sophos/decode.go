@@ -8,6 +8,7 @@ package sophos
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -109,7 +110,7 @@ func decodeAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		VendorSeverity: sev,
 		Score:          score,
 		Action:         action(typ),
-		Raw:            clone(raw),
+		Raw:            slices.Clone(raw),
 	}
 	if a.EventTime.IsZero() {
 		a.EventTime = d.FirstTime("created_at", "inserted_at")
@@ -189,7 +190,7 @@ func process(d jsonfield.Object) alert.Process {
 	}
 	p := alert.Process{Name: ips.Str("executable_name"), Path: ips.Str("executable_path"), PID: ips.Str("executable_pid")}
 	if p.Path != "" {
-		p.Name = baseName(p.Path)
+		p.Name = alert.FileName(p.Path)
 	}
 	p.SHA256 = strings.ToLower(rawField(ips.Str("raw_data"), "SHA-256"))
 	return p
@@ -204,13 +205,6 @@ func rawField(text, key string) string {
 		}
 	}
 	return ""
-}
-
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }
 
 // network reads the remote end of an intrusion-prevention alert.
@@ -241,5 +235,3 @@ func action(typ string) alert.Action {
 	}
 	return alert.ActionNone
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

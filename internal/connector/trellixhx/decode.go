@@ -127,12 +127,12 @@ func decodeHXAlert(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Host: alert.Host{
 			ID:   agent.Str("_id"),
 			Name: agent.First("hostname", "host_name"),
-			IPs:  nonEmpty(agent.First("primary_ip_address", "ip")),
+			IPs:  connector.NonEmpty(agent.First("primary_ip_address", "ip")),
 		},
 		VendorSeverity: source,
 		Score:          sourceScores[source],
 		Action:         resolutionAction(f.Str("resolution")),
-		Raw:            clone(raw),
+		Raw:            slices.Clone(raw),
 	}
 	if name := firstDetection(f.Obj("event_values")).Obj("infection").Str("infection-name"); name != "" && source == "MAL" {
 		a.Rule, a.Title = "MAL/"+name, "Malware detected: "+name
@@ -347,7 +347,7 @@ func decodeEDREvent(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		},
 		Score:  ScoreTelemetry,
 		Action: alert.ActionNone,
-		Raw:    clone(raw),
+		Raw:    slices.Clone(raw),
 	}
 	if a.Title == "" {
 		a.Title = a.Description
@@ -389,7 +389,7 @@ func edrNetwork(f jsonfield.Object) (local []string, remote []alert.Network) {
 	if d := f.Str("dnsName"); d != "" {
 		remote = append(remote, alert.Network{Domain: d})
 	}
-	return nonEmpty(l), remote
+	return connector.NonEmpty(l), remote
 }
 
 func port(s string) int {
@@ -407,15 +407,3 @@ func baseName(p string) string {
 	}
 	return path.Base(strings.ReplaceAll(p, `\`, "/"))
 }
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }

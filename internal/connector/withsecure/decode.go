@@ -118,7 +118,7 @@ func decodeEvent(f jsonfield.Object, raw []byte) (alert.Alert, error) {
 		Process: process(engine, d),
 		Parent:  parent(d),
 		Network: network(d),
-		Raw:     clone(raw),
+		Raw:     slices.Clone(raw),
 	}
 	if a.Host.ID == "" {
 		a.Host.ID = tgt.Str("id")
@@ -329,5 +329,3 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
