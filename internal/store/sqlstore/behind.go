@@ -102,48 +102,64 @@ func (tx *Tx) flush(ctx context.Context) error {
 }
 
 func (tx *Tx) flushAudits(ctx context.Context) error {
-	for len(tx.behind.audits) > 0 {
-		part := tx.behind.audits[:min(tx.rows(), len(tx.behind.audits))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ")
-		args := make([]any, 0, len(part)*6)
-		for i, e := range part {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6)
-			args = append(args, e.Tenant, micros(e.At), e.Actor, e.Action, e.Object, e.Detail)
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
-		tx.behind.audits = tx.behind.audits[len(part):]
+	rows := make([][]any, len(tx.behind.audits))
+	for i, e := range tx.behind.audits {
+		rows[i] = []any{e.Tenant, micros(e.At), e.Actor, e.Action, e.Object, e.Detail}
+	}
+	tx.behind.audits = nil
+	if err := tx.execRows(ctx, "INSERT INTO audit (tenant, at, actor, action, object, detail) VALUES ", rows, "", nil); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
 }
 
 func (tx *Tx) flushFinishes(ctx context.Context) error {
-	for len(tx.behind.finishes) > 0 {
-		part := tx.behind.finishes[:min(tx.rows(), len(tx.behind.finishes))]
-		// VALUES columns are column1… in both dialects; the casts give
-		// PostgreSQL the types it cannot infer from parameters there.
+	rows := make([][]any, len(tx.behind.finishes))
+	for i, f := range tx.behind.finishes {
+		rows[i] = []any{f.id, f.state, f.reason, f.at}
+	}
+	tx.behind.finishes = nil
+	// VALUES columns are column1… in both dialects; the casts give
+	// PostgreSQL the types it cannot infer from parameters there.
+	err := tx.execRows(ctx, "UPDATE inbox SET state = v.column2, error = v.column3, done_at = v.column4 FROM (VALUES ",
+		rows, ") AS v WHERE inbox.id = v.column1", []string{"BIGINT", "TEXT", "TEXT", "BIGINT"})
+	if err != nil {
+		return fmt.Errorf("finish inbox rows: %w", err)
+	}
+	return nil
+}
+
+// execRows runs head, then rows as "($1,$2,…),(…)" — each parameter in
+// CAST(… AS type) where casts names one — then tail, in statements of at
+// most tx.rows() rows.
+func (tx *Tx) execRows(ctx context.Context, head string, rows [][]any, tail string, casts []string) error {
+	for start := 0; start < len(rows); start += tx.rows() {
+		part := rows[start:min(start+tx.rows(), len(rows))]
 		var b strings.Builder
-		b.WriteString("UPDATE inbox SET state = v.column2, error = v.column3, done_at = v.column4 FROM (VALUES ")
-		args := make([]any, 0, len(part)*4)
-		for i, f := range part {
+		b.WriteString(head)
+		args := make([]any, 0, len(part)*len(part[0]))
+		for i, r := range part {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			n := len(args)
-			fmt.Fprintf(&b, "(CAST($%d AS BIGINT),CAST($%d AS TEXT),CAST($%d AS TEXT),CAST($%d AS BIGINT))", n+1, n+2, n+3, n+4)
-			args = append(args, f.id, f.state, f.reason, f.at)
+			b.WriteByte('(')
+			for j := range r {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				if casts != nil {
+					fmt.Fprintf(&b, "CAST($%d AS %s)", len(args)+j+1, casts[j])
+				} else {
+					fmt.Fprintf(&b, "$%d", len(args)+j+1)
+				}
+			}
+			b.WriteByte(')')
+			args = append(args, r...)
 		}
-		b.WriteString(") AS v WHERE inbox.id = v.column1")
+		b.WriteString(tail)
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("finish inbox rows: %w", err)
+			return err
 		}
-		tx.behind.finishes = tx.behind.finishes[len(part):]
 	}
 	return nil
 }
@@ -155,23 +171,13 @@ type noteRow struct {
 }
 
 func (tx *Tx) flushNotes(ctx context.Context) error {
-	for len(tx.behind.notes) > 0 {
-		part := tx.behind.notes[:min(tx.rows(), len(tx.behind.notes))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ")
-		args := make([]any, 0, len(part)*5)
-		for i, n := range part {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			k := len(args)
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5)
-			args = append(args, n.tenant, n.incident, micros(n.note.At), n.note.Author, n.note.Text)
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("add notes: %w", err)
-		}
-		tx.behind.notes = tx.behind.notes[len(part):]
+	rows := make([][]any, len(tx.behind.notes))
+	for i, n := range tx.behind.notes {
+		rows[i] = []any{n.tenant, n.incident, micros(n.note.At), n.note.Author, n.note.Text}
+	}
+	tx.behind.notes = nil
+	if err := tx.execRows(ctx, "INSERT INTO notes (tenant, incident_id, at, author, text) VALUES ", rows, "", nil); err != nil {
+		return fmt.Errorf("add notes: %w", err)
 	}
 	return nil
 }

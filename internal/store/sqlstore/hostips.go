@@ -69,41 +69,18 @@ func (tx *Tx) HostByIP(ctx context.Context, tenant, ip string, since time.Time) 
 }
 
 func (tx *Tx) flushHostIPs(ctx context.Context) error {
-	if len(tx.behind.hostIPs) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	var args []any
-	flush := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		// A later sighting wins; an older one (replayed late) does not
-		// move the address back.
-		_, err := tx.ExecContext(ctx, b.String()+` ON CONFLICT (tenant, ip) DO UPDATE SET host_key = excluded.host_key,
-			vendor = excluded.vendor, last_seen = excluded.last_seen WHERE excluded.last_seen >= host_ips.last_seen`, args...)
-		b.Reset()
-		args = args[:0]
-		if err != nil {
-			return fmt.Errorf("host addresses: %w", err)
-		}
-		return nil
-	}
+	rows := make([][]any, 0, len(tx.behind.hostIPs))
 	for k, h := range tx.behind.hostIPs {
-		if len(args) == 0 {
-			b.WriteString("INSERT INTO host_ips (tenant, ip, host_key, vendor, last_seen) VALUES ")
-		} else {
-			b.WriteByte(',')
-		}
-		n := len(args)
-		fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5)
-		args = append(args, k.tenant, k.ip, h.HostKey, h.Vendor, micros(h.LastSeen))
-		if len(args) >= tx.rows()*5 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
+		rows = append(rows, []any{k.tenant, k.ip, h.HostKey, h.Vendor, micros(h.LastSeen)})
 	}
 	tx.behind.hostIPs = nil
-	return flush()
+	// A later sighting wins; an older one (replayed late) does not move the
+	// address back.
+	err := tx.execRows(ctx, "INSERT INTO host_ips (tenant, ip, host_key, vendor, last_seen) VALUES ", rows,
+		` ON CONFLICT (tenant, ip) DO UPDATE SET host_key = excluded.host_key, vendor = excluded.vendor,
+		last_seen = excluded.last_seen WHERE excluded.last_seen >= host_ips.last_seen`, nil)
+	if err != nil {
+		return fmt.Errorf("host addresses: %w", err)
+	}
+	return nil
 }

@@ -48,27 +48,16 @@ func (db *DB) Accept(ctx context.Context, items []InboxItem, cursors []Cursor) e
 
 // insertInbox writes rows in multi-row INSERTs of up to 200 rows.
 func (tx *Tx) insertInbox(ctx context.Context, items []InboxItem) error {
-	chunk := tx.rows()
-	for start := 0; start < len(items); start += chunk {
-		part := items[start:min(start+chunk, len(items))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO inbox (tenant, source, received_at, payload, state, error) VALUES ")
-		args := make([]any, 0, len(part)*6)
-		for i, it := range part {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6)
-			state := it.State
-			if state == "" {
-				state = InboxPending
-			}
-			args = append(args, it.Tenant, it.Source, micros(it.ReceivedAt), it.Payload, state, it.Error)
+	rows := make([][]any, len(items))
+	for i, it := range items {
+		state := it.State
+		if state == "" {
+			state = InboxPending
 		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("insert inbox: %w", err)
-		}
+		rows[i] = []any{it.Tenant, it.Source, micros(it.ReceivedAt), it.Payload, state, it.Error}
+	}
+	if err := tx.execRows(ctx, "INSERT INTO inbox (tenant, source, received_at, payload, state, error) VALUES ", rows, "", nil); err != nil {
+		return fmt.Errorf("insert inbox: %w", err)
 	}
 	return nil
 }

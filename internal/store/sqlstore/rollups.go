@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/bannin-soc/bannin/internal/alert"
 )
@@ -69,31 +68,10 @@ func (tx *Tx) flushRollups(ctx context.Context) error {
 // upsertMax inserts rows (the key columns, then the value column) and, for
 // a key already there, keeps the larger value.
 func (tx *Tx) upsertMax(ctx context.Context, table, keyCols, valCol string, rows [][]any) error {
-	width := len(rows[0])
-	for start := 0; start < len(rows); start += tx.rows() {
-		part := rows[start:min(start+tx.rows(), len(rows))]
-		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (%s, %s) VALUES ", table, keyCols, valCol)
-		args := make([]any, 0, len(part)*width)
-		for i, r := range part {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('(')
-			for j := range r {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, "$%d", len(args)+j+1)
-			}
-			b.WriteByte(')')
-			args = append(args, r...)
-		}
-		fmt.Fprintf(&b, " ON CONFLICT (%s) DO UPDATE SET %s = CASE WHEN excluded.%s > %s.%s THEN excluded.%s ELSE %s.%s END",
-			keyCols, valCol, valCol, table, valCol, valCol, table, valCol)
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("%s: %w", table, err)
-		}
+	tail := fmt.Sprintf(" ON CONFLICT (%s) DO UPDATE SET %s = CASE WHEN excluded.%s > %s.%s THEN excluded.%s ELSE %s.%s END",
+		keyCols, valCol, valCol, table, valCol, valCol, table, valCol)
+	if err := tx.execRows(ctx, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES ", table, keyCols, valCol), rows, tail, nil); err != nil {
+		return fmt.Errorf("%s: %w", table, err)
 	}
 	return nil
 }
