@@ -1,6 +1,10 @@
 package tenant
 
-import "github.com/bannin-soc/bannin/internal/alert"
+import (
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/alert"
+)
 
 // The file* types are the tenant file's shape for writing it back
 // (bannin tenant export); reading goes through the strict decoder.
@@ -26,6 +30,16 @@ type fileTenant struct {
 type fileSLO struct {
 	Notification  string            `yaml:"notification"`
 	FirstResponse map[string]string `yaml:"first_response,flow"`
+	WarnAt        []int             `yaml:"warn_at,flow"`
+	WarnTo        []fileRecipient   `yaml:"warn_to,omitempty"`
+	PCR           int               `yaml:"pcr"`
+	Exclude       []fileExclusion   `yaml:"exclude,omitempty"`
+}
+
+type fileExclusion struct {
+	From   string `yaml:"from"`
+	To     string `yaml:"to"`
+	Reason string `yaml:"reason"`
 }
 
 type fileSource struct {
@@ -70,8 +84,17 @@ type fileContact struct {
 }
 
 type fileRoute struct {
-	Severities []string        `yaml:"severities,flow"`
-	To         []fileRecipient `yaml:"to"`
+	Severities  []string        `yaml:"severities,flow"`
+	To          []fileRecipient `yaml:"to"`
+	Escalate    []fileStep      `yaml:"escalate,omitempty"`
+	Repeat      int             `yaml:"repeat,omitempty"`
+	RepeatAfter string          `yaml:"repeat_after,omitempty"`
+}
+
+type fileStep struct {
+	After string          `yaml:"after"`
+	To    []fileRecipient `yaml:"to"`
+	Hours string          `yaml:"hours,omitempty"`
 }
 
 type fileRecipient struct {
@@ -110,7 +133,14 @@ func (t *Tenant) MarshalYAML() (any, error) {
 		AttentionMinSeverity: t.AttentionMinSeverity,
 		CriticalHosts:        t.CriticalHosts,
 		Containment:          fileContainment(t.Containment),
-		SLO:                  fileSLO{Notification: t.SLO.Notification.String(), FirstResponse: map[string]string{}},
+		SLO: fileSLO{Notification: t.SLO.Notification.String(), FirstResponse: map[string]string{},
+			WarnAt: t.SLO.WarnAt, PCR: t.SLO.PCR},
+	}
+	for _, to := range t.SLO.WarnTo {
+		f.SLO.WarnTo = append(f.SLO.WarnTo, fileRecipient(to))
+	}
+	for _, e := range t.SLO.Exclude {
+		f.SLO.Exclude = append(f.SLO.Exclude, fileExclusion{From: e.From.Format(time.RFC3339), To: e.To.Format(time.RFC3339), Reason: e.Reason})
 	}
 	for p, d := range t.SLO.FirstResponse {
 		f.SLO.FirstResponse[string(p)] = d.String()
@@ -138,9 +168,19 @@ func (t *Tenant) MarshalYAML() (any, error) {
 		}
 	}
 	for _, r := range t.Notify {
-		fr := fileRoute{Severities: r.Severities}
+		fr := fileRoute{Severities: r.Severities, Repeat: r.Repeat}
 		for _, to := range r.To {
 			fr.To = append(fr.To, fileRecipient(to))
+		}
+		if r.RepeatAfter != 0 {
+			fr.RepeatAfter = r.RepeatAfter.String()
+		}
+		for _, st := range r.Escalate {
+			fs := fileStep{After: st.After.String(), Hours: st.Hours}
+			for _, to := range st.To {
+				fs.To = append(fs.To, fileRecipient(to))
+			}
+			fr.Escalate = append(fr.Escalate, fs)
 		}
 		f.Notify = append(f.Notify, fr)
 	}

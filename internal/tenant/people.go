@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"net/mail"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -75,7 +76,7 @@ func (d *decoder) routes(n *yaml.Node, contacts map[string]Contact) []Route {
 	var out []Route
 	routed := map[string]int{}
 	for _, item := range d.seq(n, "notify") {
-		f := d.fields(item, "route", "severities", "to")
+		f := d.fields(item, "route", "severities", "to", "escalate", "repeat", "repeat_after")
 		d.require(item, f, "severities", "to")
 		var r Route
 		for _, s := range d.seq(f["severities"], "severities") {
@@ -92,9 +93,58 @@ func (d *decoder) routes(n *yaml.Node, contacts map[string]Contact) []Route {
 		for _, to := range d.seq(f["to"], "to") {
 			r.To = append(r.To, d.recipient(to, contacts))
 		}
+		for _, st := range d.seq(f["escalate"], "escalate") {
+			r.Escalate = append(r.Escalate, d.step(st, contacts))
+		}
+		if v := f["repeat"]; !isNull(v) {
+			r.Repeat = d.count(v, "repeat", 0, 10)
+			if len(r.Escalate) == 0 && r.Repeat > 0 && isNull(f["repeat_after"]) {
+				d.errorf(v, "repeat: a route without escalate steps needs repeat_after (how long to wait before notifying again)")
+			}
+		}
+		if v := f["repeat_after"]; !isNull(v) {
+			r.RepeatAfter = d.budget(v, "repeat_after")
+			if r.Repeat == 0 {
+				d.errorf(v, "repeat_after: set repeat as well (how many more rounds)")
+			}
+		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// step decodes one escalation step: after (a positive duration), to, and
+// optionally hours (a service_hours value) outside which it is skipped.
+func (d *decoder) step(n *yaml.Node, contacts map[string]Contact) Step {
+	f := d.fields(n, "escalation step", "after", "to", "hours")
+	d.require(n, f, "after", "to")
+	var s Step
+	if !isNull(f["after"]) {
+		s.After = d.budget(f["after"], "after")
+	}
+	for _, to := range d.seq(f["to"], "to") {
+		s.To = append(s.To, d.recipient(to, contacts))
+	}
+	if v := f["hours"]; !isNull(v) {
+		s.Hours = d.str(v, "hours")
+		h, err := ParseServiceHours(s.Hours)
+		if err != nil {
+			d.errorf(v, "hours: %v", err)
+		}
+		s.Window = h
+	}
+	return s
+}
+
+// count reads an integer between lo and hi.
+func (d *decoder) count(n *yaml.Node, key string, lo, hi int) int {
+	v := d.str(n, key)
+	k, err := strconv.Atoi(v)
+	if err != nil || k < lo || k > hi {
+		d.errorf(n, "%s %q: want a whole number from %d to %d", key, v, lo, hi)
+		return 0
+	}
+	return k
 }
 
 func (d *decoder) recipient(n *yaml.Node, contacts map[string]Contact) Recipient {

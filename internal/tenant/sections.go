@@ -65,14 +65,14 @@ func (d *decoder) tenant(root *yaml.Node) *Tenant {
 	t.Notify = d.routes(f["notify"], t.Contacts)
 	t.Rules = d.rules(f["rules"])
 	t.Assets = d.assets(f["assets"])
-	t.SLO = d.slo(f["slo"])
+	t.SLO = d.slo(f["slo"], t.Contacts, t.Location)
 	return t
 }
 
-var sloKeys = []string{"notification", "first_response"}
+var sloKeys = []string{"notification", "first_response", "warn_at", "warn_to", "pcr", "exclude"}
 
 // slo decodes the contract's clock targets; absent keys keep the defaults.
-func (d *decoder) slo(n *yaml.Node) SLO {
+func (d *decoder) slo(n *yaml.Node, contacts map[string]Contact, loc *time.Location) SLO {
 	s := DefaultSLO()
 	f := d.fields(n, "slo", sloKeys...)
 	if v := f["notification"]; !isNull(v) {
@@ -84,7 +84,59 @@ func (d *decoder) slo(n *yaml.Node) SLO {
 			s.FirstResponse[alert.Priority(k)] = d.budget(pv, "first_response."+k)
 		}
 	}
+	if v := f["warn_at"]; v != nil {
+		s.WarnAt = nil
+		for _, w := range d.seq(v, "warn_at") {
+			p := d.count(w, "warn_at", 1, 99)
+			if n := len(s.WarnAt); p != 0 && n > 0 && p <= s.WarnAt[n-1] {
+				d.errorf(w, "warn_at: %d%% is not above %d%%: list the warnings in ascending order, each once", p, s.WarnAt[n-1])
+			}
+			s.WarnAt = append(s.WarnAt, p)
+		}
+	}
+	for _, to := range d.seq(f["warn_to"], "warn_to") {
+		s.WarnTo = append(s.WarnTo, d.recipient(to, contacts))
+	}
+	if v := f["pcr"]; !isNull(v) {
+		s.PCR = d.count(v, "pcr", 1, 60)
+	}
+	for _, e := range d.seq(f["exclude"], "exclude") {
+		s.Exclude = append(s.Exclude, d.exclusion(e, loc))
+	}
 	return s
+}
+
+// exclusion decodes one period left out of SLO attainment: from and to are
+// RFC 3339 timestamps or dates (YYYY-MM-DD, midnight in the tenant's zone;
+// to is then exclusive), and a reason is required.
+func (d *decoder) exclusion(n *yaml.Node, loc *time.Location) Exclusion {
+	f := d.fields(n, "exclusion", "from", "to", "reason")
+	d.require(n, f, "from", "to", "reason")
+	e := Exclusion{Reason: d.str(f["reason"], "reason")}
+	e.From = d.instant(f["from"], "from", loc)
+	e.To = d.instant(f["to"], "to", loc)
+	if !e.From.IsZero() && !e.To.IsZero() && !e.From.Before(e.To) {
+		d.errorf(n, "exclusion: from %s is not before to %s", e.From.Format(time.RFC3339), e.To.Format(time.RFC3339))
+	}
+	return e
+}
+
+func (d *decoder) instant(n *yaml.Node, key string, loc *time.Location) time.Time {
+	v := d.str(n, key)
+	if v == "" {
+		return time.Time{}
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+		return t
+	}
+	d.errorf(n, "%s %q: want an RFC 3339 time (2026-10-01T09:00:00+09:00) or a date (2026-10-01)", key, v)
+	return time.Time{}
 }
 
 // budget reads a positive duration such as 10m or 2h.

@@ -52,12 +52,41 @@ type SLO struct {
 	// an isolation carried out or an analyst acting on the incident (seed
 	// 003: 1次レスポンス P0 10 min, P1–P3 60 min).
 	FirstResponse map[alert.Priority]time.Duration
+	// WarnAt are the shares of a budget (percent, ascending, 1–99) at
+	// which a running clock warns before it breaches; default 50 and 80.
+	WarnAt []int
+	// WarnTo receives clock warnings and breaches; empty sends them to the
+	// recipients of the incident's route.
+	WarnTo []Recipient
+	// PCR is the allowlist-request clock: receipt → applied or refused,
+	// within PCR business days (seed 000: 5営業日).
+	PCR int
+	// Exclude are periods whose incidents are not counted in attainment
+	// (seed 003: the flood of an initial full-disk scan).
+	Exclude []Exclusion
+}
+
+// Exclusion is a period excluded from SLO attainment, with its reason.
+type Exclusion struct {
+	From, To time.Time
+	Reason   string
+}
+
+// Excluded returns the exclusion covering t, if any.
+func (s SLO) Excluded(t time.Time) (Exclusion, bool) {
+	for _, e := range s.Exclude {
+		if !t.Before(e.From) && t.Before(e.To) {
+			return e, true
+		}
+	}
+	return Exclusion{}, false
 }
 
 // DefaultSLO are the targets of a tenant file without an slo section.
 func DefaultSLO() SLO {
 	return SLO{Notification: 2 * time.Hour, FirstResponse: map[alert.Priority]time.Duration{
-		alert.P0: 10 * time.Minute, alert.P1: time.Hour, alert.P2: time.Hour, alert.P3: time.Hour}}
+		alert.P0: 10 * time.Minute, alert.P1: time.Hour, alert.P2: time.Hour, alert.P3: time.Hour},
+		WarnAt: []int{50, 80}, PCR: 5}
 }
 
 // Source is one alert feed of the tenant: a vendor product reached by its API
@@ -169,10 +198,66 @@ func (c Contact) Address(v Via) string {
 	return ""
 }
 
-// Route sends incidents of the listed severities to its recipients.
+// Route sends incidents of the listed severities to its recipients, then,
+// while nobody acknowledges the incident, along its escalation chain.
 type Route struct {
 	Severities []string
 	To         []Recipient
+	// Escalate are the chain's further steps, each After the one before.
+	Escalate []Step
+	// Repeat is how many more times the whole chain (To, then every step)
+	// runs while the incident stays unacknowledged; RepeatAfter is the wait
+	// after the last step before it starts again (default: the last
+	// step's After).
+	Repeat      int
+	RepeatAfter time.Duration
+}
+
+// Step is one escalation step: After the previous step, notify To unless
+// the incident has been acknowledged. A step with Hours set runs only
+// within those hours (Japanese holidays and 12/29–1/3 off) and is
+// skipped, with a note in the audit log, outside them.
+type Step struct {
+	After time.Duration
+	To    []Recipient
+	// Hours is a service_hours value; empty means at any time.
+	Hours  string
+	Window Hours
+}
+
+// Chain returns every step of the route's chain with its offset from the
+// chain's start, over all rounds: step 0 of each round is To.
+func (r Route) Chain() []ChainStep {
+	var out []ChainStep
+	at := time.Duration(0)
+	for round := 0; round <= r.Repeat; round++ {
+		if round > 0 {
+			wait := r.RepeatAfter
+			if wait == 0 && len(r.Escalate) > 0 {
+				wait = r.Escalate[len(r.Escalate)-1].After
+			}
+			if wait <= 0 {
+				break // nothing to wait for: repeating would notify at once
+			}
+			at += wait
+		}
+		out = append(out, ChainStep{Round: round, Step: 0, Offset: at, First: true, To: r.To})
+		for i, s := range r.Escalate {
+			at += s.After
+			out = append(out, ChainStep{Round: round, Step: i + 1, Offset: at, To: s.To, Hours: s.Hours, Window: s.Window})
+		}
+	}
+	return out
+}
+
+// ChainStep is one notification point of an escalation chain.
+type ChainStep struct {
+	Round, Step int
+	Offset      time.Duration // from the chain's start
+	First       bool          // step 0: the route's own recipients
+	To          []Recipient
+	Hours       string
+	Window      Hours
 }
 
 // Recipient names a contact and the channel to reach it by.

@@ -128,7 +128,8 @@ func TestExampleUsesEveryKey(t *testing.T) {
 	}
 	lists := [][]string{topKeys, sourceKeys, allowKeys, contactKeys, sloKeys,
 		{"mode", "min_severity", "severities", "to", "contact", "via", "when", "set",
-			"severity", "priority", "suppress", "reason", "host", "role", "critical", "groups"}}
+			"severity", "priority", "suppress", "reason", "host", "role", "critical", "groups",
+			"escalate", "repeat", "repeat_after", "after", "hours", "from"}}
 	for _, keys := range lists {
 		for _, k := range keys {
 			if !strings.Contains(string(data), k+":") {
