@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"TicketTenantIsolation", testTicketTenantIsolation},
 		{"IncidentVerdict", testIncidentVerdict},
 		{"ApplyPCR", testApplyPCR},
+		{"Acknowledge", testAcknowledge},
+		{"EscalationSteps", testEscalationSteps},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,268 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/ticket"
+)
+
+// Ack is the acknowledgement of an incident: who, how and when. It stops
+// the incident's escalation chain.
+type Ack struct {
+	At  time.Time `json:"at"`
+	By  string    `json:"by"`
+	Via string    `json:"via"` // email | slack | console | api | cli
+}
+
+// Acknowledge records that someone has taken an incident in hand. The
+// first acknowledgement wins: a later one changes nothing and returns the
+// first with fresh false. It is noted on the incident (ja/en) and audited
+// with the person as actor, so it also stops the first-response clock.
+func (db *DB) Acknowledge(ctx context.Context, tenant string, incidentID int64, by, via string, at time.Time) (ack *Ack, fresh bool, err error) {
+	by = strings.TrimSpace(by)
+	if by == "" {
+		return nil, false, fmt.Errorf("%w: an acknowledgement needs the name of who acknowledges", ErrConflict)
+	}
+	err = db.InTx(ctx, func(tx *Tx) error {
+		in, err := tx.Incident(ctx, tenant, incidentID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO incident_acks (tenant, incident_id, at, by_whom, via)
+			VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tenant, incident_id) DO NOTHING`, tenant, incidentID, micros(at), by, via)
+		if err != nil {
+			return fmt.Errorf("acknowledge %s: %w", in.Ref, err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			ack, err = incidentAck(ctx, tx, tenant, incidentID)
+			return err
+		}
+		ack, fresh = &Ack{At: at, By: by, Via: via}, true
+		text := fmt.Sprintf("%s が確認しました（%s）。エスカレーションを停止します / acknowledged by %s (%s); escalation stopped",
+			by, via, by, via)
+		if err := tx.AddNote(ctx, tenant, incidentID, ticket.Note{At: at, Author: by, Text: text}); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, AuditEntry{Tenant: tenant, At: at, Actor: by, Action: "incident.acknowledged",
+			Object: in.Ref, Detail: "via " + via})
+	})
+	return ack, fresh, err
+}
+
+// IncidentAck returns an incident's acknowledgement, or nil.
+func (db *DB) IncidentAck(ctx context.Context, tenant string, incidentID int64) (*Ack, error) {
+	return incidentAck(ctx, db.sql, tenant, incidentID)
+}
+
+func incidentAck(ctx context.Context, q queryer, tenant string, incidentID int64) (*Ack, error) {
+	var a Ack
+	var at int64
+	err := q.QueryRowContext(ctx, `SELECT at, by_whom, via FROM incident_acks WHERE tenant=$1 AND incident_id=$2`,
+		tenant, incidentID).Scan(&at, &a.By, &a.Via)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acknowledgement: %w", err)
+	}
+	a.At = fromMicros(at)
+	return &a, nil
+}
+
+// Chained is an open, unacknowledged incident whose chain may have steps
+// left: its chain started at Start (the first notice queued) and Taken
+// holds the steps already taken, as round<<16 | step.
+type Chained struct {
+	Incident *ticket.Incident
+	Start    time.Time
+	Taken    map[int]bool
+}
+
+// StepKey packs an escalation round and step for Chained.Taken.
+func StepKey(round, step int) int { return round<<16 | step }
+
+// Unacknowledged lists a tenant's open incidents that need a human, were
+// first notified at or after since, and nobody has acknowledged.
+func (db *DB) Unacknowledged(ctx context.Context, tenant string, since time.Time) ([]*Chained, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+prefixed("i.", incidentCols)+`, s.start FROM incidents i
+		JOIN (SELECT incident_id, MIN(created_at) AS start FROM notifications WHERE tenant=$1 AND kind='first'
+			GROUP BY incident_id) s ON s.incident_id = i.id
+		WHERE i.tenant=$1 AND i.status='open' AND i.needs_human=1 AND s.start >= $2
+		AND NOT EXISTS (SELECT 1 FROM incident_acks k WHERE k.tenant=i.tenant AND k.incident_id=i.id)
+		ORDER BY i.id`, tenant, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("unacknowledged incidents: %w", err)
+	}
+	var out []*Chained
+	byID := map[int64]*Chained{}
+	for rows.Next() {
+		var start int64
+		in, err := scanIncident(scanTail{rows, &start})
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		c := &Chained{Incident: in, Start: fromMicros(start), Taken: map[int]bool{}}
+		out = append(out, c)
+		byID[in.ID] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	steps, err := db.sql.QueryContext(ctx, `SELECT incident_id, round, step FROM escalation_steps WHERE tenant=$1
+		AND incident_id >= $2`, tenant, out[0].Incident.ID)
+	if err != nil {
+		return nil, fmt.Errorf("escalation steps: %w", err)
+	}
+	defer steps.Close()
+	for steps.Next() {
+		var id int64
+		var round, step int
+		if err := steps.Scan(&id, &round, &step); err != nil {
+			return nil, err
+		}
+		if c := byID[id]; c != nil {
+			c.Taken[StepKey(round, step)] = true
+		}
+	}
+	return out, steps.Err()
+}
+
+// scanTail scans an incident row followed by extra columns.
+type scanTail struct {
+	rows  *sql.Rows
+	extra *int64
+}
+
+func (s scanTail) Scan(dst ...any) error { return s.rows.Scan(append(dst, s.extra)...) }
+
+// EscalationStep is one step of an incident's chain as taken.
+type EscalationStep struct {
+	Round   int       `json:"round"`
+	Step    int       `json:"step"`
+	Due     time.Time `json:"due"`
+	Fired   time.Time `json:"fired"`
+	Outcome string    `json:"outcome"` // notified | skipped_hours
+}
+
+// TakeStep claims one step of an incident's chain. It returns false when
+// the step was taken already (by an earlier sweep or another node): the
+// caller then does nothing, so a step never notifies twice.
+func (tx *Tx) TakeStep(ctx context.Context, tenant string, incidentID int64, s EscalationStep) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO escalation_steps (tenant, incident_id, round, step, due_at, fired_at, outcome)
+		VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (tenant, incident_id, round, step) DO NOTHING`,
+		tenant, incidentID, s.Round, s.Step, micros(s.Due), micros(s.Fired), s.Outcome)
+	if err != nil {
+		return false, fmt.Errorf("escalation step: %w", err)
+	}
+	k, err := res.RowsAffected()
+	return k == 1, err
+}
+
+// EscalationSteps lists the steps taken for an incident, in order.
+func (db *DB) EscalationSteps(ctx context.Context, tenant string, incidentID int64) ([]EscalationStep, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT round, step, due_at, fired_at, outcome FROM escalation_steps
+		WHERE tenant=$1 AND incident_id=$2 ORDER BY round, step`, tenant, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("escalation steps: %w", err)
+	}
+	defer rows.Close()
+	var out []EscalationStep
+	for rows.Next() {
+		var s EscalationStep
+		var due, fired int64
+		if err := rows.Scan(&s.Round, &s.Step, &due, &fired, &s.Outcome); err != nil {
+			return nil, err
+		}
+		s.Due, s.Fired = fromMicros(due), fromMicros(fired)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Signal is an SLO warning (Level < 100, percent of the budget) or breach
+// (Level 100) of one clock of one object.
+type Signal struct {
+	Object string    `json:"object"`
+	Clock  string    `json:"clock"`
+	Level  int       `json:"level"`
+	Due    time.Time `json:"due"`
+	Fired  time.Time `json:"fired"`
+}
+
+// TakeSignal claims a warning or breach; false means it was raised already.
+func (tx *Tx) TakeSignal(ctx context.Context, tenant string, s Signal) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO slo_signals (tenant, object, clock, level, due_at, fired_at)
+		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (tenant, object, clock, level) DO NOTHING`,
+		tenant, s.Object, s.Clock, s.Level, micros(s.Due), micros(s.Fired))
+	if err != nil {
+		return false, fmt.Errorf("SLO signal: %w", err)
+	}
+	k, err := res.RowsAffected()
+	return k == 1, err
+}
+
+// Signals lists the warnings and breaches raised for a tenant's object
+// ("" for all of the tenant's), oldest first.
+func (db *DB) Signals(ctx context.Context, tenant, object string) ([]Signal, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT object, clock, level, due_at, fired_at FROM slo_signals
+		WHERE tenant=$1 AND ($2='' OR object=$2) ORDER BY fired_at, object, clock, level`, tenant, object)
+	if err != nil {
+		return nil, fmt.Errorf("SLO signals: %w", err)
+	}
+	defer rows.Close()
+	var out []Signal
+	for rows.Next() {
+		var s Signal
+		var due, fired int64
+		if err := rows.Scan(&s.Object, &s.Clock, &s.Level, &due, &fired); err != nil {
+			return nil, err
+		}
+		s.Due, s.Fired = fromMicros(due), fromMicros(fired)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// FirstHumanActs returns, for each of a tenant's objects (INC-…, T-…), the
+// time of the first audit entry by a person (not bannin): the stop event
+// of the first-response clock.
+func (db *DB) FirstHumanActs(ctx context.Context, tenant string, objects []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for len(objects) > 0 {
+		n := min(len(objects), 400)
+		chunk := objects[:n]
+		objects = objects[n:]
+		args := []any{tenant}
+		marks := make([]string, len(chunk))
+		for i, o := range chunk {
+			args = append(args, o)
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := db.sql.QueryContext(ctx, `SELECT object, MIN(at) FROM audit WHERE tenant=$1 AND object IN (`+
+			strings.Join(marks, ",")+`) AND actor <> 'bannin' AND actor <> '' GROUP BY object`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("first human actions: %w", err)
+		}
+		for rows.Next() {
+			var o string
+			var at int64
+			if err := rows.Scan(&o, &at); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[o] = fromMicros(at)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
