@@ -49,6 +49,15 @@ type Notice struct {
 	Location   *time.Location
 	ConsoleURL string
 	Kind       Kind
+	// AckURL is the signed link that acknowledges the incident (stops its
+	// escalation); empty leaves the section out.
+	AckURL string
+	// Clock, Percent and Due describe the deadline of an slo_warning or
+	// slo_breach notice: the clock's name (notification, first_response),
+	// the share of its budget used and its due time.
+	Clock   string
+	Percent int
+	Due     time.Time
 }
 
 // Evidence is one reason for the triage decision, as the incident records it.
@@ -82,9 +91,15 @@ type Kind string
 
 // The kinds of notice. The zero value is a first notice.
 const (
-	KindFirst  Kind = "first"
-	KindUpdate Kind = "update"
+	KindFirst      Kind = "first"
+	KindUpdate     Kind = "update"
+	KindEscalation Kind = "escalation"  // nobody acknowledged: the chain's next contact
+	KindSLOWarning Kind = "slo_warning" // a clock has used a share of its budget
+	KindSLOBreach  Kind = "slo_breach"  // a clock passed its due time still running
 )
+
+// Kinds lists every kind of notice.
+var Kinds = []Kind{KindFirst, KindUpdate, KindEscalation, KindSLOWarning, KindSLOBreach}
 
 // Languages lists the languages Render supports.
 var Languages = []string{"ja", "en"}
@@ -101,6 +116,10 @@ type Message struct {
 	Language   string
 	IncidentID string
 	URL        string // the incident in the console, if known
+	// AckURL is the signed acknowledgement link and AckLabel its button's
+	// caption in the message's language.
+	AckURL   string
+	AckLabel string
 }
 
 // normalize checks a notice and fills the defaults Render documents. Errors
@@ -131,9 +150,13 @@ func (n Notice) normalize() (Notice, error) {
 	switch n.Kind {
 	case "":
 		n.Kind = KindFirst
-	case KindFirst, KindUpdate:
+	case KindFirst, KindUpdate, KindEscalation:
+	case KindSLOWarning, KindSLOBreach:
+		if n.Clock == "" || n.Due.IsZero() {
+			return n, fmt.Errorf("notice %s: a %s names its clock and due time", n.IncidentID, n.Kind)
+		}
 	default:
-		return n, fmt.Errorf("notice %s: kind %q: want first or update", n.IncidentID, n.Kind)
+		return n, fmt.Errorf("notice %s: kind %q: want one of %v", n.IncidentID, n.Kind, Kinds)
 	}
 	if n.Location == nil {
 		n.Location = time.UTC

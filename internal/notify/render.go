@@ -7,6 +7,7 @@ import (
 	htmltemplate "html/template"
 	"strings"
 	"text/template"
+	"time"
 )
 
 // All wording lives in templates/<language>/: phrases.txt.tmpl holds the
@@ -58,6 +59,8 @@ type view struct {
 	IsolationShort string   // the isolation sentence for phone and chat
 	Steps          []string // what to do, most important first
 	When           string   // DetectedAt in the tenant's zone
+	DueText        string   // Due in the tenant's zone (SLO notices)
+	ClockName      string   // the clock's name in the reader's language
 	HostsShort     string   // "fs01 他2台": the hosts for a subject line
 }
 
@@ -86,6 +89,13 @@ func Render(n Notice) (Message, error) {
 	}
 	m.HTML = b.String()
 	m.Language, m.IncidentID, m.URL = v.Language, v.IncidentID, v.ConsoleURL
+	if v.AckURL != "" {
+		m.AckURL = v.AckURL
+		if m.AckLabel, err = execText(t.text, "ack_label", v); err != nil {
+			return Message{}, err
+		}
+		m.AckLabel = oneLine(m.AckLabel)
+	}
 	return m, nil
 }
 
@@ -112,6 +122,19 @@ func newView(n Notice) (*view, langTemplates, error) {
 	}
 	t := templates[n.Language]
 	v := &view{Notice: n}
+	// Times and the clock's name first: the phrases quote them.
+	if v.When, err = when(t.text, n.DetectedAt, n.Location); err != nil {
+		return nil, t, err
+	}
+	if !n.Due.IsZero() {
+		if v.DueText, err = when(t.text, n.Due, n.Location); err != nil {
+			return nil, t, err
+		}
+	}
+	if v.ClockName, err = execText(t.text, "clock_name", v); err != nil {
+		return nil, t, err
+	}
+	v.ClockName = oneLine(v.ClockName)
 	phrases := []struct {
 		name string
 		dst  *string
@@ -137,22 +160,19 @@ func newView(n Notice) (*view, langTemplates, error) {
 		return nil, t, err
 	}
 	v.Steps = lines(steps)
-	if v.When, err = when(t.text, n); err != nil {
-		return nil, t, err
-	}
 	return v, t, nil
 }
 
-// when formats DetectedAt with the language's layout, in the tenant's zone.
-func when(t *template.Template, n Notice) (string, error) {
-	if n.DetectedAt.IsZero() {
+// when formats a time with the language's layout, in the tenant's zone.
+func when(t *template.Template, at time.Time, loc *time.Location) (string, error) {
+	if at.IsZero() {
 		return execText(t, "time_unknown", nil)
 	}
 	layout, err := execText(t, "time_layout", nil)
 	if err != nil {
 		return "", err
 	}
-	return n.DetectedAt.In(n.Location).Format(strings.TrimSpace(layout)), nil
+	return at.In(loc).Format(strings.TrimSpace(layout)), nil
 }
 
 func execText(t *template.Template, name string, data any) (string, error) {

@@ -271,3 +271,53 @@ func TestRenderDefaultsAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderKinds: every kind of notice is worded in both languages, with
+// its subject tag, opening sentence and short form, and the acknowledgement
+// link in the text and HTML bodies when one is given.
+func TestRenderKinds(t *testing.T) {
+	due := time.Date(2026, 12, 7, 1, 30, 0, 0, time.UTC) // 10:30 in Tokyo
+	tests := []struct {
+		kind             Kind
+		lang             string
+		subject, opening string
+		short            string
+	}{
+		{KindEscalation, "en", "[Escalation]", "Nobody has acknowledged incident INC-20260310-0007", "escalation: nobody has acknowledged"},
+		{KindEscalation, "ja", "[エスカレーション]", "まだ確認されていないため、エスカレーション", "エスカレーションのご連絡です"},
+		{KindSLOWarning, "en", "[SLO warning]", "The first response deadline of incident INC-20260310-0007 is approaching: 80% of the time allowed", "(80% used, due Mon, 7 Dec 2026 10:30 JST)"},
+		{KindSLOWarning, "ja", "[SLO警告]", "1次レスポンスの期限が迫っています（許容時間の80%が経過", "1次レスポンスの期限が迫っています"},
+		{KindSLOBreach, "en", "[SLO breach]", "The first response deadline of incident INC-20260310-0007 passed at Mon, 7 Dec 2026 10:30 JST", "has passed"},
+		{KindSLOBreach, "ja", "[SLO違反]", "1次レスポンスの期限（", "期限（"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind)+"/"+tt.lang, func(t *testing.T) {
+			n := sampleNotice(tt.lang)
+			n.Kind, n.Clock, n.Percent, n.Due = tt.kind, "first_response", 80, due
+			n.AckURL = "https://soc.example/v1/ack?t=abc.def"
+			m, err := Render(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct{ where, got, want string }{
+				{"subject", m.Subject, tt.subject},
+				{"text", m.Text, tt.opening},
+				{"short", m.Short, tt.short},
+				{"text", m.Text, n.AckURL},
+				{"html", m.HTML, `href="https://soc.example/v1/ack?t=abc.def"`},
+			} {
+				if !strings.Contains(c.got, c.want) {
+					t.Errorf("%s lacks %q:\n%s", c.where, c.want, c.got)
+				}
+			}
+		})
+	}
+	n := sampleNotice("en")
+	n.Kind = KindSLOWarning
+	if _, err := Render(n); err == nil || !strings.Contains(err.Error(), "names its clock and due time") {
+		t.Errorf("an SLO warning without its clock: err %v", err)
+	}
+	if m, _ := Render(sampleNotice("en")); strings.Contains(m.Text, "Acknowledge") {
+		t.Error("a notice without an acknowledgement link has the section anyway")
+	}
+}

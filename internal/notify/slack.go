@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -46,10 +47,25 @@ type slackText struct {
 }
 
 type slackBlock struct {
-	Type     string      `json:"type"`
-	Text     *slackText  `json:"text,omitempty"`
-	Elements []slackText `json:"elements,omitempty"`
+	Type     string     `json:"type"`
+	Text     *slackText `json:"text,omitempty"`
+	Elements []any      `json:"elements,omitempty"`
 }
+
+// slackButton is an interactive button. With a URL, Slack opens it in the
+// browser; with a Slack app whose interactivity points at bannin's
+// /v1/slack/actions, the click is also posted there, carrying Value.
+type slackButton struct {
+	Type     string    `json:"type"` // button
+	Text     slackText `json:"text"`
+	ActionID string    `json:"action_id"`
+	Value    string    `json:"value,omitempty"`
+	URL      string    `json:"url,omitempty"`
+	Style    string    `json:"style,omitempty"`
+}
+
+// SlackAckAction is the action_id of the acknowledge button.
+const SlackAckAction = "bannin_ack"
 
 type slackPayload struct {
 	Text   string       `json:"text"` // shown in push notifications and old clients
@@ -83,7 +99,18 @@ func slackMessage(m Message) slackPayload {
 	if m.URL != "" {
 		ctxLine += " · <" + m.URL + ">"
 	}
-	p.Blocks = append(p.Blocks, slackBlock{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: ctxLine}}})
+	p.Blocks = append(p.Blocks, slackBlock{Type: "context", Elements: []any{slackText{Type: "mrkdwn", Text: ctxLine}}})
+	if m.AckURL != "" {
+		b := slackButton{Type: "button", Text: slackText{Type: "plain_text", Text: truncate(m.AckLabel, 75)},
+			ActionID: SlackAckAction, URL: m.AckURL, Style: "primary"}
+		if u, err := url.Parse(m.AckURL); err == nil {
+			b.Value = u.Query().Get("t")
+		}
+		if len(b.Value) > 2000 { // Slack's limit on a button value
+			b.Value = ""
+		}
+		p.Blocks = append(p.Blocks, slackBlock{Type: "actions", Elements: []any{b}})
+	}
 	return p
 }
 

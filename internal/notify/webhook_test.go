@@ -159,7 +159,7 @@ func TestSlackPayload(t *testing.T) {
 		Blocks: []slackBlock{
 			{Type: "header", Text: &slackText{Type: "plain_text", Text: m.Subject}},
 			{Type: "section", Text: &slackText{Type: "mrkdwn", Text: wantText}},
-			{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: "`INC-20260310-0007` · <https://soc.example.jp/incidents/INC-20260310-0007>"}}},
+			{Type: "context", Elements: []any{map[string]any{"type": "mrkdwn", "text": "`INC-20260310-0007` · <https://soc.example.jp/incidents/INC-20260310-0007>"}}},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -167,6 +167,42 @@ func TestSlackPayload(t *testing.T) {
 	}
 	if strings.Contains(got.Text, "<!channel>") {
 		t.Error("host name reached Slack unescaped")
+	}
+}
+
+// TestSlackAckButton: a notice with an acknowledgement link gets a button
+// that opens it and carries its token for a Slack app's interactivity, in
+// the notice's language.
+func TestSlackAckButton(t *testing.T) {
+	for lang, label := range map[string]string{"en": "Acknowledge", "ja": "確認済みにする"} {
+		n := sampleNotice(lang)
+		n.AckURL = "https://soc.example/v1/ack?t=abc.def"
+		m, err := Render(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(slackMessage(m))
+		var got struct {
+			Blocks []struct {
+				Type     string `json:"type"`
+				Elements []struct {
+					Type, Value, URL string
+					ActionID         string `json:"action_id"`
+					Text             any
+				} `json:"elements"`
+			} `json:"blocks"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		last := got.Blocks[len(got.Blocks)-1]
+		if last.Type != "actions" || len(last.Elements) != 1 {
+			t.Fatalf("%s: last block %+v, want one actions button", lang, last)
+		}
+		e := last.Elements[0]
+		if e.Type != "button" || e.ActionID != SlackAckAction || e.Value != "abc.def" || e.URL != n.AckURL || e.Text.(map[string]any)["text"] != label {
+			t.Errorf("%s: button %+v", lang, e)
+		}
 	}
 }
 
