@@ -60,7 +60,14 @@ type Config struct {
 	// MaxInflightBytes caps intake memory (see intake.CommitterOptions).
 	MaxInflightBytes int64
 	// SMTP is the inbound alert-mail listener for mail sources.
-	SMTP  SMTPConfig
+	SMTP SMTPConfig
+	// PublicURL is how people reach this bannin (e.g.
+	// https://soc.example.com): notifications carry signed acknowledgement
+	// links under it. Empty: no links.
+	PublicURL string
+	// SlackSigningSecret verifies Slack's interaction requests (the
+	// acknowledge button) on /v1/slack/actions; empty disables it.
+	SlackSigningSecret []byte
 	Clock func() time.Time
 	Log   *slog.Logger
 }
@@ -153,8 +160,9 @@ func (a *App) Start(ctx context.Context) error {
 		go func() { defer a.wg.Done(); p.Run(ctx) }()
 	}
 	if !a.cfg.VirtualTime {
-		a.wg.Add(1)
+		a.wg.Add(2)
 		go func() { defer a.wg.Done(); a.sweepUnanswered(ctx) }()
+		go func() { defer a.wg.Done(); a.escalationLoop(ctx) }()
 	}
 	if err := a.startListeners(ctx); err != nil {
 		a.closeListeners()
@@ -193,6 +201,7 @@ func (a *App) Handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	a.apiRoutes(mux)
+	a.ackRoutes(mux)
 	return mux
 }
 

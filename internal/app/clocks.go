@@ -7,6 +7,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
@@ -27,6 +28,9 @@ type clockView struct {
 	// vendors are the vendors of each incident's alerts (Incidents reads
 	// them for all incidents in one query).
 	vendors map[int64][]string
+	// excluded tells whether an incident starting at a time is left out
+	// of attainment (slo.exclude).
+	excluded func(time.Time) (tenant.Exclusion, bool)
 }
 
 // newClockView prepares the clocks of a tenant's incidents. In replay
@@ -43,7 +47,7 @@ func (a *App) newClockView(ctx context.Context, tenantID string, incs []*ticket.
 	if err != nil {
 		return nil, err
 	}
-	v := &clockView{cal: cal, human: map[string]time.Time{}, now: a.cfg.Clock().UTC()}
+	v := &clockView{cal: cal, now: a.cfg.Clock().UTC()}
 	if a.cfg.VirtualTime {
 		v.now = time.Time{}
 		for _, in := range incs {
@@ -62,18 +66,14 @@ func (a *App) newClockView(ctx context.Context, tenantID string, incs []*ticket.
 		}
 		return 0, false
 	}
-	log, err := a.DB.AuditLog(ctx, tenantID)
-	if err != nil {
+	refs := make([]string, len(incs))
+	for i, in := range incs {
+		refs[i] = in.Ref
+	}
+	if v.human, err = a.DB.FirstHumanActs(ctx, tenantID, refs); err != nil {
 		return nil, err
 	}
-	for _, e := range log {
-		if e.Actor == "bannin" || e.Actor == "" {
-			continue
-		}
-		if t, seen := v.human[e.Object]; !seen || e.At.Before(t) {
-			v.human[e.Object] = e.At
-		}
-	}
+	v.excluded = tn.SLO.Excluded
 	return v, nil
 }
 
@@ -108,6 +108,13 @@ func (v *clockView) clocks(inc *ticket.Incident, acts []*response.Action, ns []*
 			}
 		}
 		out = append(out, slo.NewClock(v.cal, ClockFirstResponse, started, d, stop, v.now))
+	}
+	if v.excluded != nil {
+		if e, ok := v.excluded(started); ok {
+			for i := range out {
+				out[i].Excluded = e.Reason
+			}
+		}
 	}
 	return out
 }

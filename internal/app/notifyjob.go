@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -144,6 +145,16 @@ func (w *notifyWorker) message(ctx context.Context, n *sqlstore.Notification) (n
 		return notify.Message{}, fmt.Errorf("tenant %s is not loaded", n.Tenant)
 	}
 	notice := buildNotice(rt, inc, alerts, acts, n)
+	if n.About != "" {
+		var ab sloAbout
+		if err := json.Unmarshal([]byte(n.About), &ab); err != nil {
+			return notify.Message{}, renderError{fmt.Errorf("notification %d: about: %w", n.ID, err)}
+		}
+		notice.Clock, notice.Percent, notice.Due = ab.Clock, ab.Percent, ab.Due
+	}
+	if inc.Status == ticket.StatusOpen && inc.NeedsHuman {
+		notice.AckURL = w.app.ackURL(n.Tenant, inc.ID, n.Contact, n.Channel)
+	}
 	m, err := notify.Render(notice)
 	if err != nil {
 		return m, renderError{err}

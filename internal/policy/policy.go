@@ -170,14 +170,15 @@ func (p *Policy) Routes(severity string) []Recipient {
 	for _, r := range p.t.Notify {
 		for _, s := range r.Severities {
 			if s == severity {
-				return p.resolve(r.To)
+				return p.Resolve(r.To)
 			}
 		}
 	}
 	return nil
 }
 
-func (p *Policy) resolve(to []tenant.Recipient) []Recipient {
+// Resolve gives recipients their addresses and languages.
+func (p *Policy) Resolve(to []tenant.Recipient) []Recipient {
 	out := make([]Recipient, 0, len(to))
 	for _, r := range to {
 		c := p.t.Contacts[r.Contact]

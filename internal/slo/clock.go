@@ -21,6 +21,15 @@ type Clock struct {
 	State   string     `json:"state"` // met | breached | running
 	// Budget is the target as service time (e.g. "2h0m0s").
 	Budget string `json:"budget"`
+	// Excluded, when set, is why the clock does not count towards
+	// attainment (e.g. the flood of an initial full-disk scan, seed 003).
+	Excluded string `json:"excluded,omitempty"`
+}
+
+// WarnAt returns the instant at which pct percent of a budget of service
+// time starting at started has passed.
+func WarnAt(cal *Calendar, started time.Time, budget time.Duration, pct int) time.Time {
+	return cal.AddDuration(started, budget*time.Duration(pct)/100)
 }
 
 // NewClock evaluates a clock that started at started with a budget of

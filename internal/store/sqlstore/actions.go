@@ -135,8 +135,11 @@ type Notification struct {
 	Contact    string    `json:"contact"`
 	Address    string    `json:"address"`
 	Language   string    `json:"language"`
-	Kind       string    `json:"kind"`  // first | update
+	Kind       string    `json:"kind"`  // first | update | escalation | slo_warning | slo_breach
 	State      string    `json:"state"` // pending | sent | failed
+	// About is what a notice of another kind than first/update is about
+	// (JSON: an SLO warning's clock, share of budget and due time).
+	About string `json:"about,omitempty"`
 	Attempts   int       `json:"attempts"`
 	Detail     string    `json:"detail,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -144,14 +147,14 @@ type Notification struct {
 }
 
 const notificationCols = `id, tenant, incident_id, channel, contact, address, language, kind, state, attempts, detail,
-	created_at, sent_at`
+	created_at, sent_at, about`
 
 // InsertNotification stores a pending notification and sets its ID.
 func (tx *Tx) InsertNotification(ctx context.Context, n *Notification) error {
 	id, err := insertID(ctx, tx, `INSERT INTO notifications (tenant, incident_id, channel, contact, address, language,
-		kind, state, attempts, detail, created_at, sent_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+		kind, state, attempts, detail, created_at, sent_at, about) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
 		n.Tenant, n.IncidentID, n.Channel, n.Contact, n.Address, n.Language, n.Kind, n.State, n.Attempts, n.Detail,
-		micros(n.CreatedAt), micros(n.SentAt))
+		micros(n.CreatedAt), micros(n.SentAt), n.About)
 	if err != nil {
 		return fmt.Errorf("insert notification: %w", err)
 	}
@@ -187,7 +190,7 @@ func notifications(ctx context.Context, q queryer, where string, args ...any) ([
 		var n Notification
 		var created, sent int64
 		if err := rows.Scan(&n.ID, &n.Tenant, &n.IncidentID, &n.Channel, &n.Contact, &n.Address, &n.Language, &n.Kind,
-			&n.State, &n.Attempts, &n.Detail, &created, &sent); err != nil {
+			&n.State, &n.Attempts, &n.Detail, &created, &sent, &n.About); err != nil {
 			return nil, err
 		}
 		n.CreatedAt, n.SentAt = fromMicros(created), fromMicros(sent)

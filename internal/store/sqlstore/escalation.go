@@ -266,3 +266,23 @@ func (db *DB) FirstHumanActs(ctx context.Context, tenant string, objects []strin
 	}
 	return out, nil
 }
+
+// OpenNeedingHuman lists a tenant's open incidents that need a human and
+// were first seen at or after since: those whose clocks may be running.
+func (db *DB) OpenNeedingHuman(ctx context.Context, tenant string, since time.Time) ([]*ticket.Incident, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 AND status='open'
+		AND needs_human=1 AND first_seen >= $2 ORDER BY id`, tenant, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("open incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []*ticket.Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}

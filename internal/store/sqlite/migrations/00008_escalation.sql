@@ -35,12 +35,17 @@ CREATE TABLE slo_signals (
     PRIMARY KEY (tenant, object, clock, level)
 );
 
+-- What a notice of a kind other than first/update is about, as JSON
+-- (an SLO warning's clock, share of the budget and due time).
+ALTER TABLE notifications ADD COLUMN about TEXT NOT NULL DEFAULT '';
+
 -- An object's history (first human action for the SLO clocks, the
 -- incident view) without reading the tenant's whole log.
 CREATE INDEX audit_object ON audit (tenant, object);
 
 -- +goose Down
 DROP INDEX audit_object;
+ALTER TABLE notifications DROP COLUMN about;
 DROP TABLE slo_signals;
 DROP TABLE escalation_steps;
 DROP TABLE incident_acks;
