@@ -68,8 +68,8 @@ type Config struct {
 	// SlackSigningSecret verifies Slack's interaction requests (the
 	// acknowledge button) on /v1/slack/actions; empty disables it.
 	SlackSigningSecret []byte
-	Clock func() time.Time
-	Log   *slog.Logger
+	Clock              func() time.Time
+	Log                *slog.Logger
 }
 
 // App is a running bannin.
