@@ -44,6 +44,7 @@ func newRoot() *cobra.Command {
 		newIsolations(), newMigrate(), newTenantCmd(), newBench(), newCalendar(), newVersion())
 	root.AddCommand(newTicket())
 	root.AddCommand(newMeter())
+	root.AddCommand(newSLO())
 	return root
 }
 

@@ -246,6 +246,7 @@ func newIncident() *cobra.Command {
 	cmd.AddCommand(list, show, approve, release)
 	cmd.AddCommand(newIncidentVerdict())
 	cmd.AddCommand(newIncidentDFIR())
+	cmd.AddCommand(newIncidentAck())
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +41,8 @@ type serveFlags struct {
 	rescueAfter  time.Duration
 	verbose      bool
 	smtpIn       app.SMTPConfig
+	publicURL    string
+	slackSecret  string
 }
 
 func env(name, def string) string {
@@ -70,6 +73,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.smtpIn.Domain, "smtp-listen-domain", env("BANNIN_SMTP_LISTEN_DOMAIN", "localhost"), "name the inbound SMTP listener greets with")
 	fl.StringVar(&f.smtpIn.CertFile, "smtp-listen-cert", env("BANNIN_SMTP_LISTEN_CERT", ""), "PEM certificate: the inbound SMTP listener offers STARTTLS")
 	fl.StringVar(&f.smtpIn.KeyFile, "smtp-listen-key", env("BANNIN_SMTP_LISTEN_KEY", ""), "PEM key for --smtp-listen-cert")
+	fl.StringVar(&f.publicURL, "public-url", env("BANNIN_PUBLIC_URL", ""), "URL people reach this bannin at (e.g. https://soc.example.com); notifications then carry signed acknowledgement links (default: http://<--listen>) [BANNIN_PUBLIC_URL]")
+	fl.StringVar(&f.slackSecret, "slack-signing-secret-file", env("BANNIN_SLACK_SIGNING_SECRET_FILE", ""), "file with the Slack app's signing secret: enables the acknowledge button's POST /v1/slack/actions")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log at info level")
 }
 
@@ -137,6 +142,20 @@ func (f *serveFlags) config() (app.Config, error) {
 			return cfg, err
 		}
 	}
+	cfg.PublicURL = f.publicURL
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = defaultPublicURL(f.listen)
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return cfg, fmt.Errorf("--public-url %q: want an absolute http or https URL", cfg.PublicURL)
+		}
+	}
+	if f.slackSecret != "" {
+		if cfg.SlackSigningSecret, err = readSecretFile(f.slackSecret); err != nil {
+			return cfg, err
+		}
+	}
 	if f.apiTokenFile != "" {
 		tok, err := readSecretFile(f.apiTokenFile)
 		if err != nil {
@@ -145,6 +164,21 @@ func (f *serveFlags) config() (app.Config, error) {
 		cfg.APIToken = string(tok)
 	}
 	return cfg, nil
+}
+
+// defaultPublicURL is http://<listen>, with this machine's name when the
+// listener takes every address; "" when neither gives a usable host.
+func defaultPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if host, err = os.Hostname(); err != nil {
+			return ""
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func (f *serveFlags) secretKey() ([]byte, error) {

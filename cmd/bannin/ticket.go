@@ -142,17 +142,21 @@ func dash(s string) string {
 }
 
 func newTicketShow() *cobra.Command {
-	c, _ := ticketCmd("show TKT-ID", "Show a ticket with its links, notes and PCR decision (JSON)", cobra.ExactArgs(1),
+	c, _ := ticketCmd("show TKT-ID", "Show a ticket with its links, notes, PCR decision and clocks (JSON)", cobra.ExactArgs(1),
 		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
 			id, err := parseTicket(args[0])
 			if err != nil {
 				return err
 			}
-			tk, err := a.DB.Ticket(ctx, tenant, id)
+			t, err := contractTenant(ctx, a.DB, tenant)
 			if err != nil {
 				return err
 			}
-			return writeJSONFile(cmd.OutOrStdout(), "", tk)
+			v, err := a.TicketView(ctx, t, id)
+			if err != nil {
+				return err
+			}
+			return writeJSONFile(cmd.OutOrStdout(), "", v)
 		})
 	return c
 }
@@ -297,6 +301,28 @@ func newIncidentVerdict() *cobra.Command {
 	return c
 }
 
+// newIncidentAck is `bannin incident ack`.
+func newIncidentAck() *cobra.Command {
+	var by *string
+	var c *cobra.Command
+	c, by = ticketCmd("ack --tenant ID INC-ID [--by NAME]",
+		"Acknowledge an incident: its escalation chain stops (also by the mail's link, Slack's button, the console or the API)",
+		cobra.ExactArgs(1),
+		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
+			ack, fresh, err := a.Acknowledge(ctx, tenant, args[0], *by, "cli")
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s was already acknowledged by %s (%s) at %s\n", args[0], ack.By, ack.Via, ack.At.Format(time.RFC3339))
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s acknowledged by %s; escalation stopped\n", args[0], ack.By)
+			return nil
+		})
+	return c
+}
+
 // newIncidentDFIR is `bannin incident dfir`.
 func newIncidentDFIR() *cobra.Command {
 	var reason string
@@ -314,7 +340,7 @@ func newIncidentDFIR() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			state := "in DFIR mode"
+			state := "in DFIR mode: escalation waits capped at 5m, at any hour"
 			if !in.DFIR {
 				state = "not in DFIR mode"
 			}

@@ -4,9 +4,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/bannin-soc/bannin/internal/meter"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
@@ -28,6 +30,25 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/links", a.authed(ticketAPI(a.linkTicket)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/apply", a.authed(ticketAPI(a.applyTicket)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/refuse", a.authed(ticketAPI(a.refuseTicket)))
+	mux.Handle("GET /v1/tenants/{tenant}/slo", a.authed(ticketAPI(a.getAttainment)))
+}
+
+// getAttainment is GET /v1/tenants/{tenant}/slo?month=YYYY-MM.
+func (a *App) getAttainment(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	m, err := meter.ParseMonth(r.URL.Query().Get("month"))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ticket.ErrInvalid, err)
+	}
+	rt, ok := a.dir.tenant(tenantID)
+	if !ok {
+		return sqlstore.ErrNotFound
+	}
+	rep, err := a.Attainment(r.Context(), rt.triage.Tenant, m)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
 }
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, tenant string) error

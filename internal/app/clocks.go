@@ -42,7 +42,12 @@ func (a *App) newClockView(ctx context.Context, tenantID string, incs []*ticket.
 	if !ok {
 		return nil, nil // a tenant no longer configured: no contract to measure
 	}
-	tn := rt.triage.Tenant
+	return a.clockViewFor(ctx, rt.triage.Tenant, incs)
+}
+
+// clockViewFor prepares the clocks of incidents under a tenant's contract.
+func (a *App) clockViewFor(ctx context.Context, tn *tenant.Tenant, incs []*ticket.Incident) (*clockView, error) {
+	tenantID := tn.ID
 	cal, err := slo.NewCalendar(tn.Hours, tn.Location, true)
 	if err != nil {
 		return nil, err

@@ -76,6 +76,12 @@ type IncidentView struct {
 	Alerts []AlertOut            `json:"alerts"`
 	Notes  []ticket.Note         `json:"notes"`
 	Audit  []sqlstore.AuditEntry `json:"-"`
+	// Acknowledged is who took the incident in hand (null: nobody yet);
+	// Escalation the chain's steps taken; SLOSignals the clock warnings
+	// and breaches raised.
+	Acknowledged *sqlstore.Ack             `json:"acknowledged"`
+	Escalation   []sqlstore.EscalationStep `json:"escalation"`
+	SLOSignals   []sqlstore.Signal         `json:"slo_signals"`
 }
 
 // AlertOut is one alert of an incident, with what triage made of it.
@@ -186,6 +192,17 @@ func (a *App) IncidentView(ctx context.Context, tenantID string, id int64) (*Inc
 		v.Alerts = append(v.Alerts, AlertOut{VendorID: r.Alert.VendorID, Vendor: r.Alert.Vendor, Host: alert.HostKey(r.Alert.Host),
 			Title: r.Alert.Title, Disposition: r.Disposition, Score: r.Score, Reason: r.Reason, Received: r.Alert.Received})
 	}
-	v.Notes, err = a.DB.Notes(ctx, tenantID, id)
+	if v.Notes, err = a.DB.Notes(ctx, tenantID, id); err != nil {
+		return nil, err
+	}
+	if v.Acknowledged, err = a.DB.IncidentAck(ctx, tenantID, id); err != nil {
+		return nil, err
+	}
+	if v.Escalation, err = a.DB.EscalationSteps(ctx, tenantID, id); err != nil {
+		return nil, err
+	}
+	v.Escalation = append([]sqlstore.EscalationStep{}, v.Escalation...)
+	v.SLOSignals, err = a.DB.Signals(ctx, tenantID, inc.Ref)
+	v.SLOSignals = append([]sqlstore.Signal{}, v.SLOSignals...)
 	return v, err
 }

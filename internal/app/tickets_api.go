@@ -188,11 +188,15 @@ func (a *App) getTicket(w http.ResponseWriter, r *http.Request, tenantID string)
 	if err != nil {
 		return err
 	}
-	tk, err := a.DB.Ticket(r.Context(), tenantID, id)
+	rt, ok := a.dir.tenant(tenantID)
+	if !ok {
+		return sqlstore.ErrNotFound
+	}
+	v, err := a.TicketView(r.Context(), rt.triage.Tenant, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, tk)
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package slo
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Clock states.
 const (
@@ -37,6 +40,20 @@ func WarnAt(cal *Calendar, started time.Time, budget time.Duration, pct int) tim
 // it is looked at.
 func NewClock(cal *Calendar, name string, started time.Time, budget time.Duration, stopped, now time.Time) Clock {
 	c := Clock{Name: name, Started: started, Due: cal.AddDuration(started, budget), Budget: budget.String()}
+	return c.judge(stopped, now)
+}
+
+// NewDayClock evaluates a clock whose budget is counted in business days:
+// it is due at the close of service hours on the days-th business day
+// after the day it started (seed 000: PCR 5営業日), as BusinessDaysAfter.
+func NewDayClock(cal *Calendar, name string, started time.Time, days int, stopped, now time.Time) Clock {
+	c := Clock{Name: name, Started: started, Due: cal.BusinessDaysAfter(started, days), Budget: fmt.Sprintf("%d business days", days)}
+	return c.judge(stopped, now)
+}
+
+// judge sets the clock's state from its stop event and the time it is
+// looked at.
+func (c Clock) judge(stopped, now time.Time) Clock {
 	switch {
 	case !stopped.IsZero():
 		s := stopped

@@ -53,3 +53,40 @@ func TestNewClock(t *testing.T) {
 		})
 	}
 }
+
+// TestDayClockAndWarnAt: a PCR received on the Friday before Golden Week's
+// end is due at the close of the fifth business day after it; warnings
+// fall at their share of service time.
+func TestDayClockAndWarnAt(t *testing.T) {
+	jst, _ := time.LoadLocation("Asia/Tokyo")
+	hours, _ := tenant.ParseServiceHours("weekdays 09:00-18:00")
+	cal, err := NewCalendar(hours, jst, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, jst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// 2026-05-01 (Fri) → business days 05-07 (Thu), 05-08, 05-11, 05-12, 05-13.
+	started := at("2026-05-01 16:00")
+	c := NewDayClock(cal, "pcr", started, 5, time.Time{}, at("2026-05-13 17:59"))
+	if !c.Due.Equal(at("2026-05-13 18:00")) || c.State != Running || c.Budget != "5 business days" {
+		t.Errorf("PCR clock = %+v; want due 2026-05-13 18:00, running", c)
+	}
+	if c := NewDayClock(cal, "pcr", started, 5, at("2026-05-14 09:00"), at("2026-05-14 09:00")); c.State != Breached || c.Met {
+		t.Errorf("decided the day after: %+v, want breached", c)
+	}
+	// 60 minutes from Friday 17:30: 50 % is 18:00 Friday, 80 % Monday (here
+	// Tuesday after a holiday) 09:18.
+	fri := at("2026-11-20 17:30")
+	if got := WarnAt(cal, fri, time.Hour, 50); !got.Equal(at("2026-11-20 18:00")) {
+		t.Errorf("50%% = %v", got)
+	}
+	if got := WarnAt(cal, fri, time.Hour, 80); !got.Equal(at("2026-11-24 09:18")) {
+		t.Errorf("80%% = %v", got)
+	}
+}
