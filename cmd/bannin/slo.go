@@ -78,4 +78,3 @@ func contractTenant(ctx context.Context, db *sqlstore.DB, id string) (*tenant.Te
 	}
 	return t, nil
 }
-

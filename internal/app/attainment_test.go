@@ -105,4 +105,3 @@ func TestAttainment(t *testing.T) {
 		}
 	})
 }
-
