@@ -214,18 +214,34 @@ func newIncident() *cobra.Command {
 			return nil
 		},
 	}
-	var host, reason string
+	var host, reason, requester string
 	release := &cobra.Command{
-		Use: "release --tenant ID --host NAME INC-ID", Short: "Lift an isolation the incident made", Args: cobra.ExactArgs(1),
+		Use:   "release --tenant ID --host NAME INC-ID [--requested-by CUSTOMER]",
+		Short: "Lift an isolation the incident made (a customer's request waits for another person's approval)",
+		Long: `Lift an isolation the incident made, through the vendor's API, as a durable
+job. With --requested-by (the customer asks for the release) it waits for
+an analyst other than the requester to run 'bannin incident approve'. A
+false-positive verdict ('bannin incident verdict … false_positive') and a
+benign answer from the EDR maker ('bannin ticket vendor-answer') release
+by themselves.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := rf.open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer a.Close(cmd.Context())
-			act, err := a.Release(cmd.Context(), rf.tenant, args[0], host, who, reason)
+			req := app.ReleaseRequest{Host: host, By: who, Reason: reason}
+			if requester != "" {
+				req.Kind, req.By = app.ReleaseCustomerRequest, requester
+			}
+			act, err := a.Release(cmd.Context(), rf.tenant, args[0], req)
 			if err != nil {
 				return err
+			}
+			if act.State == "awaiting_approval" {
+				fmt.Fprintf(cmd.OutOrStdout(), "release of %s requested by %s: waiting for approval (bannin incident approve %s)\n", act.HostKey, requester, args[0])
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "release of %s queued (%s)\n", act.HostKey, act.Key)
 			return nil
@@ -242,6 +258,7 @@ func newIncident() *cobra.Command {
 	}
 	release.Flags().StringVar(&host, "host", "", "host name")
 	release.Flags().StringVar(&reason, "reason", "released by an analyst", "why (recorded in the audit log)")
+	release.Flags().StringVar(&requester, "requested-by", "", "the customer who asks for the release: it then waits for approval")
 	release.MarkFlagRequired("host")
 	cmd.AddCommand(list, show, approve, release)
 	cmd.AddCommand(newIncidentVerdict())

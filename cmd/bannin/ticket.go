@@ -46,7 +46,7 @@ func parseTicket(s string) (int64, error) {
 func newTicket() *cobra.Command {
 	cmd := &cobra.Command{Use: "ticket", Short: "Tickets: incidents' work, PCRs (allowlist requests), inquiries, policy changes, agent updates, emergency calls"}
 	cmd.AddCommand(newTicketCreate(), newTicketList(), newTicketShow(), newTicketMove(), newTicketNote(), newTicketLink(),
-		newTicketApply(), newTicketRefuse())
+		newTicketApply(), newTicketRefuse(), newTicketVendorEscalate(), newTicketVendorAnswer())
 	return cmd
 }
 
@@ -280,7 +280,7 @@ func newIncidentVerdict() *cobra.Command {
 	var by *string
 	var c *cobra.Command
 	c, by = ticketCmd("verdict --tenant ID INC-ID VERDICT [--reason TEXT]",
-		"Set an analyst's verdict: true_positive, suspicious, false_positive or in_progress", cobra.ExactArgs(2),
+		"Set an analyst's verdict: true_positive, suspicious, false_positive (lifts the incident's isolations) or in_progress", cobra.ExactArgs(2),
 		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
 			id, err := ticket.ParseRef(args[0])
 			if err != nil {
@@ -290,11 +290,14 @@ func newIncidentVerdict() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, err := a.DB.SetVerdict(ctx, tenant, id, v, *by, reason, now())
+			in, rels, err := a.SetVerdict(ctx, tenant, id, v, *by, reason)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s verdict: %s\n", in.Ref, in.Verdict)
+			for _, rel := range rels {
+				fmt.Fprintf(cmd.OutOrStdout(), "release of %s queued (false positive); the running bannin calls the vendor\n", rel.HostKey)
+			}
 			return nil
 		})
 	c.Flags().StringVar(&reason, "reason", "", "why (kept in the note and the audit log)")
@@ -349,5 +352,60 @@ func newIncidentDFIR() *cobra.Command {
 		})
 	c.Flags().StringVar(&reason, "reason", "", "why (required to enter DFIR mode; kept in the note and the audit log)")
 	c.Flags().BoolVar(&off, "off", false, "end DFIR mode")
+	return c
+}
+
+// newTicketVendorEscalate is `bannin ticket vendor-escalate`.
+func newTicketVendorEscalate() *cobra.Command {
+	var vendor, request, ref string
+	var by *string
+	var c *cobra.Command
+	c, by = ticketCmd("vendor-escalate TKT-ID --vendor NAME --request TEXT [--vendor-ref CASE]",
+		"Record that the EDR maker was asked for a detailed analysis (M17; e.g. WithSecure Elevate)", cobra.ExactArgs(1),
+		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
+			id, err := parseTicket(args[0])
+			if err != nil {
+				return err
+			}
+			v := &ticket.VendorEscalation{Vendor: vendor, Request: request, VendorRef: ref, RequestedBy: *by, RequestedAt: now()}
+			if err := a.DB.EscalateToVendor(ctx, tenant, id, v); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: escalated to %s; record the answer with 'bannin ticket vendor-answer %s VERDICT'\n", args[0], vendor, args[0])
+			return nil
+		})
+	c.Flags().StringVar(&vendor, "vendor", "", "the EDR maker asked (e.g. withsecure)")
+	c.Flags().StringVar(&request, "request", "", "what is asked")
+	c.Flags().StringVar(&ref, "vendor-ref", "", "the vendor's case number")
+	return c
+}
+
+// newTicketVendorAnswer is `bannin ticket vendor-answer`.
+func newTicketVendorAnswer() *cobra.Command {
+	var answer string
+	var by *string
+	var c *cobra.Command
+	c, by = ticketCmd("vendor-answer TKT-ID benign|malicious|inconclusive [--answer TEXT]",
+		"Record the EDR maker's answer; benign makes the linked incidents false positives and lifts their isolations", cobra.ExactArgs(2),
+		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
+			id, err := parseTicket(args[0])
+			if err != nil {
+				return err
+			}
+			v, err := ticket.ParseVendorVerdict(args[1])
+			if err != nil {
+				return err
+			}
+			esc, rels, err := a.AnswerVendor(ctx, tenant, id, v, answer, *by)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s answered %s\n", args[0], esc.Vendor, esc.Verdict)
+			for _, r := range rels {
+				fmt.Fprintf(cmd.OutOrStdout(), "release of %s (%s) queued\n", r.HostKey, r.Incident)
+			}
+			return nil
+		})
+	c.Flags().StringVar(&answer, "answer", "", "the vendor's analysis, in short")
 	return c
 }

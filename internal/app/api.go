@@ -22,6 +22,7 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/tenants/{tenant}/isolations", a.authed(a.listIsolations))
 	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/verdict", a.authed(ticketAPI(a.setVerdict)))
 	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/dfir", a.authed(ticketAPI(a.setDFIR)))
+	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/release", a.authed(ticketAPI(a.releaseIncident)))
 	mux.Handle("GET /v1/tenants/{tenant}/tickets", a.authed(ticketAPI(a.listTickets)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets", a.authed(ticketAPI(a.createTicket)))
 	mux.Handle("GET /v1/tenants/{tenant}/tickets/{id}", a.authed(ticketAPI(a.getTicket)))
@@ -30,6 +31,8 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/links", a.authed(ticketAPI(a.linkTicket)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/apply", a.authed(ticketAPI(a.applyTicket)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/refuse", a.authed(ticketAPI(a.refuseTicket)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/vendor", a.authed(ticketAPI(a.escalateVendor)))
+	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/vendor/answer", a.authed(ticketAPI(a.answerVendor)))
 	mux.Handle("GET /v1/tenants/{tenant}/slo", a.authed(ticketAPI(a.getAttainment)))
 }
 

@@ -214,6 +214,8 @@ func (r *Attainment) WriteText(w io.Writer) error {
 type TicketView struct {
 	*ticket.Ticket
 	Clocks []slo.Clock `json:"clocks"`
+	// VendorEscalations are the requests to the EDR maker and answers.
+	VendorEscalations []ticket.VendorEscalation `json:"vendor_escalations"`
 }
 
 // TicketView loads a ticket of the tenant with its clocks.
@@ -223,6 +225,9 @@ func (a *App) TicketView(ctx context.Context, t *tenant.Tenant, id int64) (*Tick
 		return nil, err
 	}
 	v := &TicketView{Ticket: tk, Clocks: []slo.Clock{}}
+	if v.VendorEscalations, err = a.DB.VendorEscalations(ctx, t.ID, id); err != nil {
+		return nil, err
+	}
 	if tk.Kind == ticket.KindPCR {
 		c, err := a.PCRClock(t, tk)
 		if err != nil {

@@ -150,7 +150,7 @@ func TestContainmentCriticalHostWaitsForApproval(t *testing.T) {
 			t.Errorf("second approval: %v, want a conflict (nothing waits any more)", err)
 		}
 
-		rel, err := e.App.Release(ctx, "hokuto", in.ID, "fs01", "analyst-1", "restored from backup")
+		rel, err := e.App.Release(ctx, "hokuto", in.ID, app.ReleaseRequest{Host: "fs01", By: "analyst-1", Reason: "restored from backup"})
 		if err != nil {
 			t.Fatalf("release: %v", err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 	"go.yaml.in/yaml/v3"
@@ -70,6 +72,9 @@ func (a *App) Approve(ctx context.Context, tenantID, ref, approver string) ([]*r
 			if act.State != response.StateAwaitingApproval && !(act.State == response.StateFailed && act.Kind == response.KindIsolate) {
 				continue
 			}
+			if act.Kind == response.KindRelease && act.Detail == requestedBy+approver {
+				return fmt.Errorf("%w: %s asked for the release of %s and cannot also approve it", sqlstore.ErrConflict, approver, act.HostKey)
+			}
 			if act.State == response.StateFailed {
 				act.Detail = "retry approved by " + approver + " after: " + act.Detail
 				act.Attempts = 0
@@ -81,56 +86,208 @@ func (a *App) Approve(ctx context.Context, tenantID, ref, approver string) ([]*r
 				return err
 			}
 			if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: approver, Action: "action.approved",
-				Object: inc.Ref, Detail: fmt.Sprintf("isolate %s (%s)", act.HostKey, act.HostID)}); err != nil {
+				Object: inc.Ref, Detail: fmt.Sprintf("%s %s (%s)", act.Kind, act.HostKey, act.HostID)}); err != nil {
 				return err
 			}
 			args = append(args, jobs.ContainArgs{Tenant: tenantID, ActionID: act.ID})
 			approved = append(approved, act)
 		}
 		if len(approved) == 0 {
-			return fmt.Errorf("%s has no isolation waiting for approval or failed: %w", inc.Ref, sqlstore.ErrConflict)
+			return fmt.Errorf("%s has no isolation or release waiting for approval, nor a failed isolation: %w", inc.Ref, sqlstore.ErrConflict)
 		}
 		return a.Jobs.Insert(ctx, tx.SQL(), args...)
 	})
 	return approved, err
 }
 
-// Release lifts the isolation of a host of an incident, as a durable job.
-func (a *App) Release(ctx context.Context, tenantID, ref, host, who, reason string) (*response.Action, error) {
+// Release reasons: why an isolation is lifted (M5).
+const (
+	ReleaseAnalyst         = "analyst"          // an analyst decides
+	ReleaseFalsePositive   = "false_positive"   // the incident's verdict
+	ReleaseCustomerRequest = "customer_request" // the customer asks; an analyst approves
+	ReleaseVendorBenign    = "vendor_benign"    // the EDR maker's analysis says benign
+)
+
+// ReleaseRequest asks to lift the isolation of one host of an incident.
+type ReleaseRequest struct {
+	Host   string
+	By     string // who decides, or for a customer request who asks
+	Reason string
+	// Kind is one of the Release* reasons; a customer request waits for an
+	// analyst's approval (bannin incident approve) by someone else.
+	Kind string
+}
+
+// Release lifts the isolation of a host of an incident, as a durable job —
+// at once, or for a customer's request once another person approves.
+func (a *App) Release(ctx context.Context, tenantID, ref string, req ReleaseRequest) (*response.Action, error) {
 	id, err := ticket.ParseRef(ref)
 	if err != nil {
 		return nil, err
 	}
+	switch req.Kind {
+	case "":
+		req.Kind = ReleaseAnalyst
+	case ReleaseAnalyst, ReleaseCustomerRequest:
+	default:
+		return nil, fmt.Errorf("%w: release kind %q: want %s or %s (false positives and vendor verdicts release by themselves)",
+			ticket.ErrInvalid, req.Kind, ReleaseAnalyst, ReleaseCustomerRequest)
+	}
+	if strings.TrimSpace(req.By) == "" {
+		return nil, fmt.Errorf("%w: say who releases (or, for a customer request, who asks)", ticket.ErrInvalid)
+	}
 	var rel *response.Action
 	err = a.DB.InTx(ctx, func(tx *sqlstore.Tx) error {
-		acts, err := tx.IncidentActions(ctx, tenantID, id)
+		rel, err = a.queueRelease(ctx, tx, tenantID, id, req, a.ticketNow())
+		return err
+	})
+	return rel, err
+}
+
+// queueRelease stores a release of one isolated host and, unless it waits
+// for approval, queues its job, in the caller's transaction.
+func (a *App) queueRelease(ctx context.Context, tx *sqlstore.Tx, tenantID string, id int64, req ReleaseRequest, now time.Time) (*response.Action, error) {
+	acts, err := tx.IncidentActions(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	var iso *response.Action
+	for _, act := range acts {
+		if act.HostKey == req.Host && act.Kind == response.KindIsolate && act.State == response.StateDone {
+			iso = act
+		}
+		if act.HostKey == req.Host && act.Kind == response.KindRelease && act.State != response.StateFailed && act.State != response.StateCancelled {
+			return nil, fmt.Errorf("%s is already released or being released: %w", req.Host, sqlstore.ErrConflict)
+		}
+	}
+	ref := ticket.RefFor(id)
+	if iso == nil {
+		return nil, fmt.Errorf("%s: host %s was not isolated by this incident: %w", ref, req.Host, sqlstore.ErrConflict)
+	}
+	reason := req.Kind
+	if r := strings.TrimSpace(req.Reason); r != "" {
+		reason += ": " + r
+	}
+	rel := &response.Action{Tenant: tenantID, IncidentID: id, Kind: response.KindRelease, Source: iso.Source,
+		Incident: ref, HostKey: req.Host, HostID: iso.HostID, State: response.StateRequested, Reason: reason, Approver: req.By,
+		Key: fmt.Sprintf("%s/%s/release/%s/%d", tenantID, ref, req.Host, len(acts)), CreatedAt: now, UpdatedAt: now}
+	if req.Kind == ReleaseCustomerRequest {
+		// The requester is kept in Detail until approval: Approve refuses
+		// an approval by the same person.
+		rel.State, rel.Approver, rel.Detail = response.StateAwaitingApproval, "", requestedBy+req.By
+	}
+	if err := tx.InsertAction(ctx, rel); err != nil {
+		return nil, err
+	}
+	if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: req.By, Action: "action." + string(rel.State),
+		Object: ref, Detail: fmt.Sprintf("release %s: %s", req.Host, reason)}); err != nil {
+		return nil, err
+	}
+	if rel.State != response.StateRequested {
+		return rel, nil
+	}
+	return rel, a.Jobs.Insert(ctx, tx.SQL(), jobs.ContainArgs{Tenant: tenantID, ActionID: rel.ID})
+}
+
+// requestedBy prefixes the requester of a release awaiting approval.
+const requestedBy = "requested by "
+
+// releaseAll lifts every isolation an incident holds (a false positive, a
+// benign vendor verdict) and cancels the isolations still awaiting
+// approval, in the caller's transaction. Hosts already released or being
+// released are left alone.
+func (a *App) releaseAll(ctx context.Context, tx *sqlstore.Tx, tenantID string, id int64, kind, by, why string, now time.Time) ([]*response.Action, error) {
+	acts, err := tx.IncidentActions(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	released := map[string]bool{}
+	for _, act := range acts {
+		if act.Kind == response.KindRelease && act.State != response.StateFailed && act.State != response.StateCancelled {
+			released[act.HostKey] = true
+		}
+	}
+	var out []*response.Action
+	for _, act := range acts {
+		switch {
+		case act.Kind != response.KindIsolate:
+		case act.State == response.StateAwaitingApproval:
+			act.State, act.Detail, act.UpdatedAt = response.StateCancelled, kind+": "+why, now
+			if err := tx.UpdateAction(ctx, act); err != nil {
+				return nil, err
+			}
+			if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: by, Action: "action.cancelled",
+				Object: act.Incident, Detail: fmt.Sprintf("isolate %s (%s): %s", act.HostKey, act.HostID, kind)}); err != nil {
+				return nil, err
+			}
+		case act.State == response.StateDone && !released[act.HostKey]:
+			rel, err := a.queueRelease(ctx, tx, tenantID, id, ReleaseRequest{Host: act.HostKey, By: by, Reason: why, Kind: kind}, now)
+			if err != nil {
+				return nil, err
+			}
+			released[act.HostKey] = true
+			out = append(out, rel)
+		}
+	}
+	return out, nil
+}
+
+// SetVerdict records an analyst's verdict; a false positive lifts every
+// isolation of the incident in the same transaction (M5: release on false
+// positive).
+func (a *App) SetVerdict(ctx context.Context, tenantID string, id int64, v ticket.Verdict, by, why string) (*ticket.Incident, []*response.Action, error) {
+	var in *ticket.Incident
+	var rels []*response.Action
+	now := a.ticketNow()
+	err := a.DB.InTx(ctx, func(tx *sqlstore.Tx) error {
+		var err error
+		if in, err = tx.SetVerdict(ctx, tenantID, id, v, by, why, now); err != nil {
+			return err
+		}
+		if v == ticket.VerdictFalsePositive {
+			rels, err = a.releaseAll(ctx, tx, tenantID, id, ReleaseFalsePositive, by, "verdict false positive by "+by, now)
+		}
+		return err
+	})
+	return in, rels, err
+}
+
+// AnswerVendor records the EDR maker's answer to a ticket's vendor
+// escalation (M17). A benign answer is applied at once, in the same
+// transaction: every incident linked to the ticket becomes a false
+// positive and its isolations are lifted.
+func (a *App) AnswerVendor(ctx context.Context, tenantID string, ticketID int64, v ticket.VendorVerdict, answer, by string) (*ticket.VendorEscalation, []*response.Action, error) {
+	var esc *ticket.VendorEscalation
+	var rels []*response.Action
+	now := a.ticketNow()
+	err := a.DB.InTx(ctx, func(tx *sqlstore.Tx) error {
+		var err error
+		if esc, err = tx.AnswerVendor(ctx, tenantID, ticketID, v, answer, by, now); err != nil || v != ticket.VendorBenign {
+			return err
+		}
+		tk, err := tx.Ticket(ctx, tenantID, ticketID)
 		if err != nil {
 			return err
 		}
-		var iso *response.Action
-		for _, act := range acts {
-			if act.HostKey == host && act.Kind == response.KindIsolate && act.State == response.StateDone {
-				iso = act
+		why := fmt.Sprintf("%s's analysis (%s): benign", esc.Vendor, tk.Ref)
+		for _, l := range tk.Links {
+			if l.Kind != ticket.LinkIncident {
+				continue
 			}
-			if act.HostKey == host && act.Kind == response.KindRelease && act.State != response.StateFailed {
-				return fmt.Errorf("%s is already released or being released: %w", host, sqlstore.ErrConflict)
+			id, err := ticket.ParseRef(l.Ref)
+			if err != nil {
+				return err
 			}
+			if _, err := tx.SetVerdict(ctx, tenantID, id, ticket.VerdictFalsePositive, by, why, now); err != nil {
+				return err
+			}
+			r, err := a.releaseAll(ctx, tx, tenantID, id, ReleaseVendorBenign, by, why, now)
+			if err != nil {
+				return err
+			}
+			rels = append(rels, r...)
 		}
-		if iso == nil {
-			return fmt.Errorf("%s: host %s was not isolated by this incident: %w", ref, host, sqlstore.ErrConflict)
-		}
-		now := a.cfg.Clock().UTC()
-		rel = &response.Action{Tenant: tenantID, IncidentID: id, Kind: response.KindRelease, Source: iso.Source,
-			HostKey: host, HostID: iso.HostID, State: response.StateRequested, Reason: reason, Approver: who,
-			Key: fmt.Sprintf("%s/%s/release/%s/%d", tenantID, ticket.RefFor(id), host, len(acts)), CreatedAt: now, UpdatedAt: now}
-		if err := tx.InsertAction(ctx, rel); err != nil {
-			return err
-		}
-		if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: who, Action: "action.requested",
-			Object: rel.Incident, Detail: fmt.Sprintf("release %s: %s", host, reason)}); err != nil {
-			return err
-		}
-		return a.Jobs.Insert(ctx, tx.SQL(), jobs.ContainArgs{Tenant: tenantID, ActionID: rel.ID})
+		return nil
 	})
-	return rel, err
+	return esc, rels, err
 }

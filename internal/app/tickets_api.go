@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
@@ -301,12 +303,47 @@ func (a *App) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	in, err := a.DB.SetVerdict(r.Context(), tenantID, id, req.Verdict, actor(r), req.Reason, a.ticketNow())
+	in, rels, err := a.SetVerdict(r.Context(), tenantID, id, req.Verdict, actor(r), req.Reason)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": in.Ref, "verdict": in.Verdict})
+	writeJSON(w, http.StatusOK, map[string]any{"id": in.Ref, "verdict": in.Verdict, "released": actionsOut(rels)})
 	return nil
+}
+
+// releaseIncident is POST /v1/tenants/{tenant}/incidents/{id}/release with
+// {"host": "…", "reason": "…", "requested_by": "…"}: with requested_by (a
+// customer's request) the release waits for approval by another person.
+func (a *App) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	var req struct {
+		Host        string `json:"host"`
+		Reason      string `json:"reason"`
+		RequestedBy string `json:"requested_by"`
+	}
+	if err := readBody(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Host) == "" {
+		return badRequest{"want {\"host\": \"<host name>\", \"reason\": \"…\"}"}
+	}
+	rr := ReleaseRequest{Host: req.Host, By: actor(r), Reason: req.Reason}
+	if req.RequestedBy != "" {
+		rr.Kind, rr.By = ReleaseCustomerRequest, req.RequestedBy
+	}
+	rel, err := a.Release(r.Context(), tenantID, r.PathValue("id"), rr)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, actionOut(rel))
+	return nil
+}
+
+func actionsOut(acts []*response.Action) []ActionOut {
+	out := []ActionOut{}
+	for _, act := range acts {
+		out = append(out, actionOut(act))
+	}
+	return out
 }
 
 // setDFIR is POST /v1/tenants/{tenant}/incidents/{id}/dfir with
@@ -328,5 +365,51 @@ func (a *App) setDFIR(w http.ResponseWriter, r *http.Request, tenantID string) e
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": in.Ref, "dfir": in.DFIR})
+	return nil
+}
+
+// escalateVendor is POST /v1/tenants/{tenant}/tickets/{id}/vendor with
+// {"vendor": "…", "request": "…", "vendor_ref": "…"}.
+func (a *App) escalateVendor(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	id, err := ticketID(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Vendor    string `json:"vendor"`
+		Request   string `json:"request"`
+		VendorRef string `json:"vendor_ref"`
+	}
+	if err := readBody(r, &req); err != nil {
+		return err
+	}
+	v := &ticket.VendorEscalation{Vendor: req.Vendor, Request: req.Request, VendorRef: req.VendorRef,
+		RequestedBy: actor(r), RequestedAt: a.ticketNow()}
+	if err := a.DB.EscalateToVendor(r.Context(), tenantID, id, v); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// answerVendor is POST /v1/tenants/{tenant}/tickets/{id}/vendor/answer with
+// {"verdict": "benign|malicious|inconclusive", "answer": "…"}.
+func (a *App) answerVendor(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	id, err := ticketID(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Verdict ticket.VendorVerdict `json:"verdict"`
+		Answer  string               `json:"answer"`
+	}
+	if err := readBody(r, &req); err != nil {
+		return err
+	}
+	esc, rels, err := a.AnswerVendor(r.Context(), tenantID, id, req.Verdict, req.Answer, actor(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"escalation": esc, "released": actionsOut(rels)})
 	return nil
 }

@@ -23,6 +23,9 @@ const (
 	StateRequested        State = "requested"
 	StateDone             State = "done"
 	StateFailed           State = "failed"
+	// StateCancelled: an isolation still waiting for approval when its
+	// incident turned out a false positive; it will never run.
+	StateCancelled State = "cancelled"
 )
 
 // Action is one containment step on one endpoint for one incident.
