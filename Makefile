@@ -52,7 +52,7 @@ docs-cli:        ## regenerate docs/cli.md from the commands' --help
 	  for c in "" serve demo "demo month" replay normalize sim "tenant check" "tenant example" quarantine "quarantine list" \
 	    "quarantine retry" "incident list" "incident show" "incident approve" "incident release" "incident ack" \
 	    "incident verdict" "incident dfir" isolations "ticket create" "ticket list" "ticket show" "ticket move" "ticket note" \
-	    "ticket link" "ticket apply" "ticket refuse" "ticket vendor-escalate" "ticket vendor-answer" "slo report" meter \
+	    "ticket link" "ticket apply" "ticket refuse" "ticket vendor-escalate" "ticket vendor-answer" "slo report" "report sent" meter \
 	    "meter prepaid add" "meter prepaid use" "meter prepaid balance" migrate "calendar due" \
 	    "bench ingest" "bench latency" version; do \
 	    echo; echo "## bannin $$c"; echo; echo '```'; USER=analyst /tmp/bannin-doc $$c --help 2>&1; echo '```'; done; } > docs/cli.md

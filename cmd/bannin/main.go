@@ -45,6 +45,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newTicket())
 	root.AddCommand(newMeter())
 	root.AddCommand(newSLO())
+	root.AddCommand(newReport())
 	return root
 }
 

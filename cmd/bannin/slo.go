@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -77,4 +78,59 @@ func contractTenant(ctx context.Context, db *sqlstore.DB, id string) (*tenant.Te
 		return nil, fmt.Errorf("tenant %s as stored: %w", id, err)
 	}
 	return t, nil
+}
+
+func newReport() *cobra.Command {
+	cmd := &cobra.Command{Use: "report", Short: "Reports to the customer: record deliveries (the monthly-report clock's stop)"}
+	var f storeFlags
+	var month, at, note, by string
+	sent := &cobra.Command{
+		Use:   "sent --tenant ID --month YYYY-MM [--at TIME] [--note TEXT] [--by NAME]",
+		Short: "Record that the monthly report for a month was delivered to the customer (stops its SLO clock)",
+		Long: `Record that the monthly report for a month (its period runs from the
+contract's start day, slo.start_day, to the day before the next month's) was
+delivered. Its clock started on the next month's start day and is due
+slo.monthly_report business days later (seed 000); 'bannin slo report'
+counts it in the month it started. The first record wins; recording again
+prints the first. --at is RFC 3339 or a date (midnight in the tenant's
+zone), default now; a report cannot be sent before its period ends.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := meter.ParseMonth(month)
+			if err != nil {
+				return fmt.Errorf("--month: %w", err)
+			}
+			a, err := f.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.Close(cmd.Context())
+			t, err := contractTenant(cmd.Context(), a.DB, f.tenant)
+			if err != nil {
+				return err
+			}
+			when, err := parseAt(at, t.Location)
+			if err != nil {
+				return err
+			}
+			r, fresh, err := a.RecordMonthlyReport(cmd.Context(), t, m, when, by, note)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				fmt.Fprintf(cmd.OutOrStdout(), "the %s report for %s was already recorded as sent by %s at %s\n", r.Kind, r.Period, r.By, r.At.Format(time.RFC3339))
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "the %s report for %s recorded as sent at %s\n", r.Kind, r.Period, r.At.In(t.Location).Format(time.RFC3339))
+			return nil
+		},
+	}
+	f.register(sent)
+	sent.Flags().StringVar(&month, "month", "", "the report's month, YYYY-MM (required)")
+	sent.Flags().StringVar(&at, "at", "", "when it was sent (default now)")
+	sent.Flags().StringVar(&note, "note", "", "how it was sent, to whom")
+	sent.Flags().StringVar(&by, "by", env("USER", "analyst"), "who sent it (recorded in the audit log)")
+	_ = sent.MarkFlagRequired("month")
+	cmd.AddCommand(sent)
+	return cmd
 }

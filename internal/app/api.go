@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bannin-soc/bannin/internal/meter"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
@@ -34,6 +35,37 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/vendor", a.authed(ticketAPI(a.escalateVendor)))
 	mux.Handle("POST /v1/tenants/{tenant}/tickets/{id}/vendor/answer", a.authed(ticketAPI(a.answerVendor)))
 	mux.Handle("GET /v1/tenants/{tenant}/slo", a.authed(ticketAPI(a.getAttainment)))
+	mux.Handle("POST /v1/tenants/{tenant}/reports/monthly/{month}/sent", a.authed(ticketAPI(a.reportSent)))
+}
+
+// reportSent is POST /v1/tenants/{tenant}/reports/monthly/{month}/sent with
+// {"at": "RFC 3339 (default now)", "note": "…"}.
+func (a *App) reportSent(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	m, err := meter.ParseMonth(r.PathValue("month"))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ticket.ErrInvalid, err)
+	}
+	var req struct {
+		At   time.Time `json:"at"`
+		Note string    `json:"note"`
+	}
+	if err := readBody(r, &req); err != nil {
+		return err
+	}
+	rt, ok := a.dir.tenant(tenantID)
+	if !ok {
+		return sqlstore.ErrNotFound
+	}
+	rep, fresh, err := a.RecordMonthlyReport(r.Context(), rt.triage.Tenant, m, req.At, actor(r), req.Note)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if fresh {
+		code = http.StatusCreated
+	}
+	writeJSON(w, code, rep)
+	return nil
 }
 
 // getAttainment is GET /v1/tenants/{tenant}/slo?month=YYYY-MM.

@@ -15,6 +15,14 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
+// ClockMonthlyReport is the monthly-report clock: from the start day (起点日)
+// of the month after the report's month to the report's delivery, within
+// slo.monthly_report business days (seed 000).
+const ClockMonthlyReport = "monthly_report"
+
+// ReportMonthly is the kind of a monthly report's delivery record.
+const ReportMonthly = "monthly"
+
 // ClockPCR is the allowlist-request clock: a PCR ticket's receipt → applied
 // or refused, within slo.pcr business days (seed 000: 5営業日).
 const ClockPCR = "pcr"
@@ -53,8 +61,9 @@ type ClockMiss struct {
 }
 
 // Attainment computes a tenant's month: the incident clocks of every
-// incident that needed a human and was first seen in the month, and the
-// PCR clock of every PCR ticket received in it.
+// incident that needed a human and was first seen in the month, the PCR
+// clock of every PCR ticket received in it, and the clock of the monthly
+// report that falls due in it (the previous month's).
 // The tenant is its contract as parsed (a running tenant, or a stored one
 // read with tenant.WithoutFiles).
 func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (*Attainment, error) {
@@ -124,7 +133,16 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 			add(tk.Ref, c)
 		}
 	}
-	order := []string{ClockNotification, ClockFirstResponse, ClockPCR}
+	// The monthly report whose clock starts in this month: the previous
+	// month's, due slo.monthly_report business days after this start day.
+	prev := m
+	prev.Year, prev.Month = prevMonth(m)
+	if c, err := a.MonthlyReportClock(ctx, t, prev); err != nil {
+		return nil, err
+	} else if !c.Started.After(a.cfg.Clock()) {
+		add(ReportMonthly+":"+prev.String(), c)
+	}
+	order := []string{ClockNotification, ClockFirstResponse, ClockPCR, ClockMonthlyReport}
 	for _, name := range order {
 		if ca := counts[name]; ca != nil {
 			if d := ca.Met + ca.Breached; d > 0 {
@@ -139,6 +157,40 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 	}
 	slices.SortStableFunc(out.Misses, func(x, y ClockMiss) int { return x.Started.Compare(y.Started) })
 	return out, nil
+}
+
+func prevMonth(m meter.Month) (int, time.Month) {
+	if m.Month == time.January {
+		return m.Year - 1, time.December
+	}
+	return m.Year, m.Month - 1
+}
+
+// MonthlyReportClock is the clock of the monthly report for month m (the
+// period from its start day to the day before the next month's): it starts
+// at 00:00 on the next month's start day in the tenant's zone and is due at
+// the close of the slo.monthly_report-th business day after it; the
+// report's recorded delivery stops it (seed 000: レポート対象月の翌月の起点日
+// → 送付).
+func (a *App) MonthlyReportClock(ctx context.Context, t *tenant.Tenant, m meter.Month) (slo.Clock, error) {
+	cal, err := slo.NewCalendar(t.Hours, t.Location, true)
+	if err != nil {
+		return slo.Clock{}, err
+	}
+	started := time.Date(m.Year, m.Month, t.SLO.StartDay, 0, 0, 0, 0, t.Location).AddDate(0, 1, 0)
+	sent, err := a.DB.ReportDelivery(ctx, t.ID, ReportMonthly, m.String())
+	if err != nil {
+		return slo.Clock{}, err
+	}
+	var stopped time.Time
+	if sent != nil {
+		stopped = sent.At
+	}
+	c := slo.NewDayClock(cal, ClockMonthlyReport, started, t.SLO.MonthlyReport, stopped, a.cfg.Clock().UTC())
+	if e, ok := t.SLO.Excluded(started); ok {
+		c.Excluded = e.Reason
+	}
+	return c, nil
 }
 
 // PCRClock is a PCR ticket's clock: from its receipt to the decision
@@ -167,6 +219,7 @@ func (r *Attainment) WriteText(w io.Writer) error {
 		ClockNotification:  {"通知連絡", "notification"},
 		ClockFirstResponse: {"1次レスポンス", "first response"},
 		ClockPCR:           {"PCR（許可リスト申請）", "PCR (allowlist request)"},
+		ClockMonthlyReport: {"月次レポート", "monthly report"},
 	}
 	pick := func(p [2]string) string {
 		if ja {
@@ -236,4 +289,18 @@ func (a *App) TicketView(ctx context.Context, t *tenant.Tenant, id int64) (*Tick
 		v.Clocks = append(v.Clocks, c)
 	}
 	return v, nil
+}
+
+// RecordMonthlyReport records that the monthly report for month m was
+// delivered to the customer, which stops its clock. The first record wins.
+func (a *App) RecordMonthlyReport(ctx context.Context, t *tenant.Tenant, m meter.Month, at time.Time, by, note string) (*sqlstore.ReportSent, bool, error) {
+	if at.IsZero() {
+		at = a.cfg.Clock().UTC()
+	}
+	start := time.Date(m.Year, m.Month, t.SLO.StartDay, 0, 0, 0, 0, t.Location).AddDate(0, 1, 0)
+	if at.Before(start) {
+		return nil, false, fmt.Errorf("%w: the report for %s cannot be sent before its month ends (%s)", ticket.ErrInvalid,
+			m, start.Format(time.RFC3339))
+	}
+	return a.DB.RecordReportSent(ctx, t.ID, sqlstore.ReportSent{Kind: ReportMonthly, Period: m.String(), At: at.UTC(), By: by, Note: note})
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -62,6 +63,13 @@ func TestAttainment(t *testing.T) {
 		}
 		clk.Advance(10 * 24 * time.Hour) // past the slow PCR's fifth business day (2026-03-09 18:00)
 
+		feb := meter.Month{Year: 2026, Month: time.February}
+		if _, _, err := e.App.RecordMonthlyReport(ctx, tn, meter.Month{Year: 2026, Month: time.March}, clk.Now(), "analyst", ""); !errors.Is(err, ticket.ErrInvalid) {
+			t.Errorf("March's report sent in March: err %v, want ErrInvalid", err)
+		}
+		if _, fresh, err := e.App.RecordMonthlyReport(ctx, tn, feb, clk.Now(), "analyst", "by mail"); err != nil || !fresh {
+			t.Fatalf("February's report: fresh %v, %v", fresh, err)
+		}
 		rep, err := e.App.Attainment(ctx, tn, meter.Month{Year: 2026, Month: time.March})
 		if err != nil {
 			t.Fatal(err)
@@ -70,6 +78,7 @@ func TestAttainment(t *testing.T) {
 			app.ClockNotification:  {2, 0, 0},
 			app.ClockFirstResponse: {1, 1, 0},
 			app.ClockPCR:           {1, 1, 0},
+			app.ClockMonthlyReport: {1, 0, 0}, // February's, due 2026-03-13 18:00, sent on the 12th
 		}
 		if len(rep.Clocks) != len(want) {
 			t.Fatalf("clocks %+v, want %d", rep.Clocks, len(want))
@@ -100,7 +109,7 @@ func TestAttainment(t *testing.T) {
 		}
 		r := get("?month=2026-03")
 		var got app.Attainment
-		if r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &got) != nil || len(got.Clocks) != 3 {
+		if r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &got) != nil || len(got.Clocks) != 4 {
 			t.Errorf("API: %d %s", r.code, r.body)
 		}
 	})

@@ -33,6 +33,8 @@ type fileSLO struct {
 	WarnAt        []int             `yaml:"warn_at,flow"`
 	WarnTo        []fileRecipient   `yaml:"warn_to,omitempty"`
 	PCR           int               `yaml:"pcr"`
+	StartDay      int               `yaml:"start_day"`
+	MonthlyReport int               `yaml:"monthly_report"`
 	Exclude       []fileExclusion   `yaml:"exclude,omitempty"`
 }
 
@@ -134,7 +136,7 @@ func (t *Tenant) MarshalYAML() (any, error) {
 		CriticalHosts:        t.CriticalHosts,
 		Containment:          fileContainment(t.Containment),
 		SLO: fileSLO{Notification: t.SLO.Notification.String(), FirstResponse: map[string]string{},
-			WarnAt: t.SLO.WarnAt, PCR: t.SLO.PCR},
+			WarnAt: t.SLO.WarnAt, PCR: t.SLO.PCR, StartDay: t.SLO.StartDay, MonthlyReport: t.SLO.MonthlyReport},
 	}
 	for _, to := range t.SLO.WarnTo {
 		f.SLO.WarnTo = append(f.SLO.WarnTo, fileRecipient(to))

@@ -80,6 +80,8 @@ func TestParseErrors(t *testing.T) {
 			nil, []string{`tenant.yaml:7: missing key "reason"`}},
 		{"exclusion date", head + "slo:\n  exclude:\n    - {from: 1 Oct, to: 2026-10-03, reason: scan}\n",
 			nil, []string{`tenant.yaml:7: from "1 Oct": want an RFC 3339 time`}},
+		{"start day", head + "slo:\n  start_day: 31\n",
+			nil, []string{`tenant.yaml:6: start_day "31": want a whole number from 1 to 28`}},
 		{"pcr days", head + "slo:\n  pcr: 0\n",
 			nil, []string{`tenant.yaml:6: pcr "0": want a whole number from 1 to 60`}},
 		{"listen on a non-syslog source", head + "sources:\n  - name: f\n    vendor: crowdstrike\n    listen_udp: 0.0.0.0:5514\n",

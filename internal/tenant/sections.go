@@ -69,7 +69,7 @@ func (d *decoder) tenant(root *yaml.Node) *Tenant {
 	return t
 }
 
-var sloKeys = []string{"notification", "first_response", "warn_at", "warn_to", "pcr", "exclude"}
+var sloKeys = []string{"notification", "first_response", "warn_at", "warn_to", "pcr", "exclude", "start_day", "monthly_report"}
 
 // slo decodes the contract's clock targets; absent keys keep the defaults.
 func (d *decoder) slo(n *yaml.Node, contacts map[string]Contact, loc *time.Location) SLO {
@@ -99,6 +99,12 @@ func (d *decoder) slo(n *yaml.Node, contacts map[string]Contact, loc *time.Locat
 	}
 	if v := f["pcr"]; !isNull(v) {
 		s.PCR = d.count(v, "pcr", 1, 60)
+	}
+	if v := f["start_day"]; !isNull(v) {
+		s.StartDay = d.count(v, "start_day", 1, 28)
+	}
+	if v := f["monthly_report"]; !isNull(v) {
+		s.MonthlyReport = d.count(v, "monthly_report", 1, 60)
 	}
 	for _, e := range d.seq(f["exclude"], "exclude") {
 		s.Exclude = append(s.Exclude, d.exclusion(e, loc))

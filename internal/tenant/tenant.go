@@ -64,6 +64,13 @@ type SLO struct {
 	// Exclude are periods whose incidents are not counted in attainment
 	// (seed 003: the flood of an initial full-disk scan).
 	Exclude []Exclusion
+	// StartDay (起点日, 1–28) is the day the contract's months begin; a
+	// monthly report covers start day to the day before the next one.
+	StartDay int
+	// MonthlyReport is the monthly-report clock: from the start day of the
+	// month after the report's month, the report is due within this many
+	// business days (seed 000: 10営業日).
+	MonthlyReport int
 }
 
 // Exclusion is a period excluded from SLO attainment, with its reason.
@@ -86,7 +93,7 @@ func (s SLO) Excluded(t time.Time) (Exclusion, bool) {
 func DefaultSLO() SLO {
 	return SLO{Notification: 2 * time.Hour, FirstResponse: map[alert.Priority]time.Duration{
 		alert.P0: 10 * time.Minute, alert.P1: time.Hour, alert.P2: time.Hour, alert.P3: time.Hour},
-		WarnAt: []int{50, 80}, PCR: 5}
+		WarnAt: []int{50, 80}, PCR: 5, StartDay: 1, MonthlyReport: 10}
 }
 
 // Source is one alert feed of the tenant: a vendor product reached by its API

@@ -111,3 +111,28 @@ func testEscalationSteps(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("another tenant sees signals %+v", sigs)
 	}
 }
+
+// testReportsSent: the first delivery of a report wins, per tenant.
+func testReportsSent(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	r := sqlstore.ReportSent{Kind: "monthly", Period: "2026-09", At: t0, By: "alice", Note: "by mail"}
+	got, fresh, err := db.RecordReportSent(ctx, "a", r)
+	check(t, "RecordReportSent", err)
+	if !fresh || got.By != "alice" {
+		t.Errorf("first record = %+v fresh %v", got, fresh)
+	}
+	again, fresh, err := db.RecordReportSent(ctx, "a", sqlstore.ReportSent{Kind: "monthly", Period: "2026-09", At: t0.Add(time.Hour), By: "bob"})
+	check(t, "RecordReportSent again", err)
+	if fresh || again.By != "alice" || !again.At.Equal(t0) {
+		t.Errorf("second record = %+v fresh %v; want the first", again, fresh)
+	}
+	if _, _, err := db.RecordReportSent(ctx, "a", sqlstore.ReportSent{Kind: "monthly", Period: "2026-10", At: t0}); !errors.Is(err, sqlstore.ErrConflict) {
+		t.Errorf("a record without its sender: err %v", err)
+	}
+	if d, err := db.ReportDelivery(ctx, "b", "monthly", "2026-09"); err != nil || d != nil {
+		t.Errorf("another tenant sees %+v, %v", d, err)
+	}
+	if got := auditActions(t, db, "a", "report.sent"); len(got) != 1 {
+		t.Errorf("audit %v: want one report.sent", got)
+	}
+}

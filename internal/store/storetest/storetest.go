@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"ApplyPCR", testApplyPCR},
 		{"Acknowledge", testAcknowledge},
 		{"EscalationSteps", testEscalationSteps},
+		{"ReportsSent", testReportsSent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

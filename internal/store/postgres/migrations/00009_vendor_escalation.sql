@@ -17,5 +17,18 @@ CREATE TABLE vendor_escalations (
 );
 CREATE INDEX vendor_escalations_ticket ON vendor_escalations (tenant, ticket_id);
 
+-- Reports delivered to the customer (the stop event of the monthly-report
+-- clock, seed 000), one per tenant, kind and period.
+CREATE TABLE reports_sent (
+    tenant  TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    period  TEXT NOT NULL,
+    sent_at BIGINT NOT NULL,
+    sent_by TEXT NOT NULL,
+    note    TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant, kind, period)
+);
+
 -- +goose Down
+DROP TABLE reports_sent;
 DROP TABLE vendor_escalations;
