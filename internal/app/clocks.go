@@ -95,22 +95,35 @@ func (v *clockView) clocks(inc *ticket.Incident, acts []*response.Action, ns []*
 	if v == nil || v.cal == nil || !inc.NeedsHuman {
 		return out
 	}
+	var sent, isolated time.Time
+	for _, n := range ns {
+		if n.State == "sent" && !n.SentAt.IsZero() && (sent.IsZero() || n.SentAt.Before(sent)) {
+			sent = n.SentAt
+		}
+	}
+	for _, act := range acts {
+		if act.Kind == response.KindIsolate && act.State == response.StateDone && (isolated.IsZero() || act.UpdatedAt.Before(isolated)) {
+			isolated = act.UpdatedAt
+		}
+	}
+	return v.clocksAt(inc, sent, isolated)
+}
+
+// clocksAt evaluates an incident's clocks from its stop events: its first
+// notification sent and its first isolation done (zero: not yet).
+func (v *clockView) clocksAt(inc *ticket.Incident, sent, isolated time.Time) []slo.Clock {
+	out := []slo.Clock{}
+	if v == nil || v.cal == nil || !inc.NeedsHuman {
+		return out
+	}
 	started := inc.FirstSeen
 	if d, ok := v.target(ClockNotification, inc); ok {
-		var stop time.Time
-		for _, n := range ns {
-			if n.State == "sent" && !n.SentAt.IsZero() && (stop.IsZero() || n.SentAt.Before(stop)) {
-				stop = n.SentAt
-			}
-		}
-		out = append(out, slo.NewClock(v.cal, ClockNotification, started, d, stop, v.now))
+		out = append(out, slo.NewClock(v.cal, ClockNotification, started, d, sent, v.now))
 	}
 	if d, ok := v.target(ClockFirstResponse, inc); ok {
 		stop := v.human[inc.Ref]
-		for _, act := range acts {
-			if act.Kind == response.KindIsolate && act.State == response.StateDone && (stop.IsZero() || act.UpdatedAt.Before(stop)) {
-				stop = act.UpdatedAt
-			}
+		if !isolated.IsZero() && (stop.IsZero() || isolated.Before(stop)) {
+			stop = isolated
 		}
 		out = append(out, slo.NewClock(v.cal, ClockFirstResponse, started, d, stop, v.now))
 	}

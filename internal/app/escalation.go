@@ -159,6 +159,10 @@ func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chain
 		stamp = due
 	}
 	return a.DB.InTx(ctx, func(tx *sqlstore.Tx) error {
+		// Acknowledged since the sweep listed it: the chain has stopped.
+		if ack, err := tx.IncidentAck(ctx, t.ID, inc.ID); err != nil || ack != nil {
+			return err
+		}
 		took, err := tx.TakeStep(ctx, t.ID, inc.ID, sqlstore.EscalationStep{Round: st.Round, Step: st.Step, Due: due, Fired: stamp, Outcome: outcome})
 		if err != nil || !took {
 			return err

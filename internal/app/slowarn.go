@@ -55,16 +55,17 @@ func (a *App) SweepSLO(ctx context.Context) (ran bool, err error) {
 		if err != nil {
 			return true, err
 		}
+		ids := make([]int64, len(incs))
+		for i, inc := range incs {
+			ids[i] = inc.ID
+		}
+		stops, err := a.DB.ClockStops(ctx, t.ID, ids)
+		if err != nil {
+			return true, err
+		}
 		for _, inc := range incs {
-			acts, err := a.DB.IncidentActions(ctx, t.ID, inc.ID)
-			if err != nil {
-				return true, err
-			}
-			ns, err := a.DB.IncidentNotifications(ctx, t.ID, inc.ID)
-			if err != nil {
-				return true, err
-			}
-			for _, c := range cv.clocks(inc, acts, ns) {
+			st := stops[inc.ID]
+			for _, c := range cv.clocksAt(inc, st.Sent, st.Isolated) {
 				if c.Stopped != nil || c.Excluded != "" {
 					continue
 				}

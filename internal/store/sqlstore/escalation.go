@@ -59,6 +59,12 @@ func (db *DB) IncidentAck(ctx context.Context, tenant string, incidentID int64) 
 	return incidentAck(ctx, db.sql, tenant, incidentID)
 }
 
+// IncidentAck returns an incident's acknowledgement as the transaction
+// sees it, or nil.
+func (tx *Tx) IncidentAck(ctx context.Context, tenant string, incidentID int64) (*Ack, error) {
+	return incidentAck(ctx, tx, tenant, incidentID)
+}
+
 func incidentAck(ctx context.Context, q queryer, tenant string, incidentID int64) (*Ack, error) {
 	var a Ack
 	var at int64
@@ -91,8 +97,8 @@ func StepKey(round, step int) int { return round<<16 | step }
 func (db *DB) Unacknowledged(ctx context.Context, tenant string, since time.Time) ([]*Chained, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+prefixed("i.", incidentCols)+`, s.start FROM incidents i
 		JOIN (SELECT incident_id, MIN(created_at) AS start FROM notifications WHERE tenant=$1 AND kind='first'
-			GROUP BY incident_id) s ON s.incident_id = i.id
-		WHERE i.tenant=$1 AND i.status='open' AND i.needs_human=1 AND s.start >= $2
+			AND created_at >= $2 GROUP BY incident_id) s ON s.incident_id = i.id
+		WHERE i.tenant=$1 AND i.status='open' AND i.needs_human=1
 		AND NOT EXISTS (SELECT 1 FROM incident_acks k WHERE k.tenant=i.tenant AND k.incident_id=i.id)
 		ORDER BY i.id`, tenant, micros(since))
 	if err != nil {
@@ -285,4 +291,57 @@ func (db *DB) OpenNeedingHuman(ctx context.Context, tenant string, since time.Ti
 		out = append(out, in)
 	}
 	return out, rows.Err()
+}
+
+// ClockStop holds an incident's stop events for its clocks: its first
+// notification sent and its first isolation done (zero: not yet).
+type ClockStop struct {
+	Sent, Isolated time.Time
+}
+
+// ClockStops reads the stop events of a tenant's incidents, a few hundred
+// per statement.
+func (db *DB) ClockStops(ctx context.Context, tenant string, ids []int64) (map[int64]ClockStop, error) {
+	out := map[int64]ClockStop{}
+	for len(ids) > 0 {
+		n := min(len(ids), 400)
+		chunk := ids[:n]
+		ids = ids[n:]
+		args := []any{tenant}
+		marks := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		in := strings.Join(marks, ",")
+		for _, q := range []struct {
+			sql string
+			set func(*ClockStop, time.Time)
+		}{
+			{`SELECT incident_id, MIN(sent_at) FROM notifications WHERE tenant=$1 AND state='sent' AND incident_id IN (` + in + `) GROUP BY incident_id`,
+				func(c *ClockStop, t time.Time) { c.Sent = t }},
+			{`SELECT incident_id, MIN(updated_at) FROM actions WHERE tenant=$1 AND kind='isolate' AND state='done' AND incident_id IN (` + in + `) GROUP BY incident_id`,
+				func(c *ClockStop, t time.Time) { c.Isolated = t }},
+		} {
+			rows, err := db.sql.QueryContext(ctx, q.sql, args...)
+			if err != nil {
+				return nil, fmt.Errorf("clock stops: %w", err)
+			}
+			for rows.Next() {
+				var id, at int64
+				if err := rows.Scan(&id, &at); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				c := out[id]
+				q.set(&c, fromMicros(at))
+				out[id] = c
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

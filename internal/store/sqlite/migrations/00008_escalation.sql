@@ -38,6 +38,8 @@ CREATE TABLE slo_signals (
 -- What a notice of a kind other than first/update is about, as JSON
 -- (an SLO warning's clock, share of the budget and due time).
 ALTER TABLE notifications ADD COLUMN about TEXT NOT NULL DEFAULT '';
+-- The escalation sweep's start times: recent first notices of a tenant.
+CREATE INDEX notifications_kind ON notifications (tenant, kind, created_at);
 
 -- An object's history (first human action for the SLO clocks, the
 -- incident view) without reading the tenant's whole log.
@@ -45,6 +47,7 @@ CREATE INDEX audit_object ON audit (tenant, object);
 
 -- +goose Down
 DROP INDEX audit_object;
+DROP INDEX notifications_kind;
 ALTER TABLE notifications DROP COLUMN about;
 DROP TABLE slo_signals;
 DROP TABLE escalation_steps;
