@@ -144,6 +144,12 @@ func TestEscalationChain(t *testing.T) {
 		if !strings.Contains(first[0].Text, "http://bannin.test/v1/ack?") {
 			t.Errorf("the first notice has no acknowledgement link:\n%s", first[0].Text)
 		}
+		// The IT list reads English: its link's page is in English.
+		enLink := strings.Replace(ackLink.FindString(first[0].Text), "http://bannin.test", e.URL, 1)
+		if r := httpGet(t, enLink); r.code != http.StatusOK || !strings.Contains(r.body, ">Acknowledge</button>") ||
+			!strings.Contains(r.body, "Tell the SOC that you, it-ml, have taken this incident in hand") {
+			t.Errorf("English acknowledgement page: %d\n%s", r.code, r.body)
+		}
 		in := onlyIncident(t, e.App, "esc")
 		id, _ := ticket.ParseRef(in.ID)
 
