@@ -233,7 +233,7 @@ by themselves.`,
 			defer a.Close(cmd.Context())
 			req := app.ReleaseRequest{Host: host, By: who, Reason: reason}
 			if requester != "" {
-				req.Kind, req.By = app.ReleaseCustomerRequest, requester
+				req.Kind, req.By, req.EnteredBy = app.ReleaseCustomerRequest, requester, who
 			}
 			act, err := a.Release(cmd.Context(), rf.tenant, args[0], req)
 			if err != nil {

@@ -124,7 +124,7 @@ func via(s string) string {
 // request must carry Slack's signature over the body with the app's
 // signing secret, made within five minutes.
 func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
-	if len(a.cfg.SlackSigningSecret) == 0 {
+	if len(a.cfg.SlackSigningSecret) == 0 || a.ackKey() == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Slack interactivity is not configured (--slack-signing-secret-file)"})
 		return
 	}

@@ -298,6 +298,9 @@ func (a *App) RecordMonthlyReport(ctx context.Context, t *tenant.Tenant, m meter
 		at = a.cfg.Clock().UTC()
 	}
 	start := time.Date(m.Year, m.Month, t.SLO.StartDay, 0, 0, 0, 0, t.Location).AddDate(0, 1, 0)
+	if at.After(a.cfg.Clock().Add(time.Minute)) {
+		return nil, false, fmt.Errorf("%w: a report cannot be recorded as sent in the future (%s)", ticket.ErrInvalid, at.Format(time.RFC3339))
+	}
 	if at.Before(start) {
 		return nil, false, fmt.Errorf("%w: the report for %s cannot be sent before its month ends (%s)", ticket.ErrInvalid,
 			m, start.Format(time.RFC3339))

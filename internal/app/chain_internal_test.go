@@ -59,3 +59,28 @@ func TestChainOf(t *testing.T) {
 		t.Errorf("a route without escalation has %d steps, want 1", len(c))
 	}
 }
+
+// TestStepOutcomes: of several steps due at one sweep only the latest that
+// is within its hours notifies; earlier ones are passed, those outside
+// their hours skipped.
+func TestStepOutcomes(t *testing.T) {
+	jst, _ := time.LoadLocation("Asia/Tokyo")
+	office, _ := tenant.ParseServiceHours("weekdays 09:00-18:00")
+	tn := &tenant.Tenant{Location: jst}
+	sat := time.Date(2026, 3, 7, 10, 0, 0, 0, jst) // Saturday
+	steps := []tenant.ChainStep{
+		{Step: 1, Offset: 10 * time.Minute},
+		{Step: 2, Offset: 20 * time.Minute},
+		{Step: 3, Offset: 30 * time.Minute, Hours: "weekdays 09:00-18:00", Window: office},
+	}
+	got, err := stepOutcomes(tn, sat, steps)
+	want := []string{StepPassed, StepNotified, StepSkippedHours}
+	if err != nil || len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("Saturday: %v, %v; want %v", got, err, want)
+	}
+	mon := time.Date(2026, 3, 9, 10, 0, 0, 0, jst)
+	got, _ = stepOutcomes(tn, mon, steps)
+	if got[0] != StepPassed || got[1] != StepPassed || got[2] != StepNotified {
+		t.Errorf("Monday: %v; want passed, passed, notified", got)
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/response"
@@ -97,6 +98,9 @@ func (v *clockView) clocks(inc *ticket.Incident, acts []*response.Action, ns []*
 	}
 	var sent, isolated time.Time
 	for _, n := range ns {
+		if strings.HasPrefix(n.Kind, "slo_") {
+			continue // a warning about the clock does not stop it
+		}
 		if n.State == "sent" && !n.SentAt.IsZero() && (sent.IsZero() || n.SentAt.Before(sent)) {
 			sent = n.SentAt
 		}

@@ -35,6 +35,7 @@ const dfirMaxWait = 5 * time.Minute
 const (
 	StepNotified     = "notified"
 	StepSkippedHours = "skipped_hours"
+	StepPassed       = "passed" // overtaken by a later step due at the same sweep
 )
 
 // escalationLoop runs the escalation and SLO sweeps until ctx ends. Of
@@ -125,15 +126,26 @@ func (a *App) SweepEscalations(ctx context.Context) (ran bool, err error) {
 			if !ok {
 				continue
 			}
+			// Every step due and not taken yet; only the latest is acted
+			// on, the others are recorded as passed (after an outage, or
+			// when DFIR mode shortened the waits, several fall due at once
+			// and one call is enough).
+			var due []tenant.ChainStep
 			for _, st := range route.Chain() {
-				due := c.Start.Add(st.Offset)
-				if due.After(now) {
+				if c.Start.Add(st.Offset).After(now) {
 					break
 				}
 				if (st.Round == 0 && st.First) || c.Taken[sqlstore.StepKey(st.Round, st.Step)] {
 					continue // the first notice itself, or done already
 				}
-				if err := a.takeStep(ctx, rt, c, st, due, now); err != nil {
+				due = append(due, st)
+			}
+			outcomes, err := stepOutcomes(t, c.Start, due)
+			if err != nil {
+				return true, err
+			}
+			for i, st := range due {
+				if err := a.takeStep(ctx, rt, c, st, c.Start.Add(st.Offset), now, outcomes[i]); err != nil {
 					return true, err
 				}
 			}
@@ -142,25 +154,45 @@ func (a *App) SweepEscalations(ctx context.Context) (ran bool, err error) {
 	return true, nil
 }
 
-func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chained, st tenant.ChainStep, due, now time.Time) error {
-	t, inc := rt.triage.Tenant, c.Incident
-	outcome := StepNotified
-	if st.Hours != "" {
-		cal, err := slo.NewCalendar(st.Window, t.Location, true)
-		if err != nil {
-			return err
+// stepOutcomes decides the steps due at one sweep: those outside their
+// hours are skipped; of the others only the latest notifies, the earlier
+// ones are passed.
+func stepOutcomes(t *tenant.Tenant, start time.Time, due []tenant.ChainStep) ([]string, error) {
+	out := make([]string, len(due))
+	last := -1
+	for i, st := range due {
+		out[i] = StepNotified
+		if st.Hours != "" {
+			cal, err := slo.NewCalendar(st.Window, t.Location, true)
+			if err != nil {
+				return nil, err
+			}
+			if !cal.IsServiceTime(start.Add(st.Offset)) {
+				out[i] = StepSkippedHours
+				continue
+			}
 		}
-		if !cal.IsServiceTime(due) {
-			outcome = StepSkippedHours
+		if last >= 0 {
+			out[last] = StepPassed
 		}
+		last = i
 	}
+	return out, nil
+}
+
+func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chained, st tenant.ChainStep, due, now time.Time, outcome string) error {
+	t, inc := rt.triage.Tenant, c.Incident
 	stamp := now
 	if a.cfg.VirtualTime {
 		stamp = due
 	}
 	return a.DB.InTx(ctx, func(tx *sqlstore.Tx) error {
-		// Acknowledged since the sweep listed it: the chain has stopped.
+		// Acknowledged, closed or found a false positive since the sweep
+		// listed it: the chain has stopped.
 		if ack, err := tx.IncidentAck(ctx, t.ID, inc.ID); err != nil || ack != nil {
+			return err
+		}
+		if now, err := tx.Incident(ctx, t.ID, inc.ID); err != nil || now.Status != ticket.StatusOpen || now.Verdict == ticket.VerdictFalsePositive {
 			return err
 		}
 		took, err := tx.TakeStep(ctx, t.ID, inc.ID, sqlstore.EscalationStep{Round: st.Round, Step: st.Step, Due: due, Fired: stamp, Outcome: outcome})
@@ -168,6 +200,10 @@ func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chain
 			return err
 		}
 		where := fmt.Sprintf("round %d, step %d", st.Round+1, st.Step)
+		if outcome == StepPassed {
+			return tx.Audit(ctx, sqlstore.AuditEntry{Tenant: t.ID, At: stamp, Actor: "bannin", Action: "escalation.passed",
+				Object: inc.Ref, Detail: fmt.Sprintf("%s: due %s, overtaken by a later step due at the same sweep", where, due.In(t.Location).Format(time.RFC3339))})
+		}
 		if outcome == StepSkippedHours {
 			return tx.Audit(ctx, sqlstore.AuditEntry{Tenant: t.ID, At: stamp, Actor: "bannin", Action: "escalation.skipped",
 				Object: inc.Ref, Detail: fmt.Sprintf("%s: due %s, outside its hours (%s)", where, due.In(t.Location).Format(time.RFC3339), st.Hours)})

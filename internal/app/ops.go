@@ -72,8 +72,11 @@ func (a *App) Approve(ctx context.Context, tenantID, ref, approver string) ([]*r
 			if act.State != response.StateAwaitingApproval && !(act.State == response.StateFailed && act.Kind == response.KindIsolate) {
 				continue
 			}
-			if act.Kind == response.KindRelease && act.Detail == requestedBy+approver {
-				return fmt.Errorf("%w: %s asked for the release of %s and cannot also approve it", sqlstore.ErrConflict, approver, act.HostKey)
+			if act.Kind == response.KindIsolate && inc.Verdict == ticket.VerdictFalsePositive {
+				continue // a false positive is never isolated
+			}
+			if act.Kind == response.KindRelease && requestedBy(act.Detail, approver) {
+				return fmt.Errorf("%w: %s asked for (or entered) the release of %s and cannot also approve it", sqlstore.ErrConflict, approver, act.HostKey)
 			}
 			if act.State == response.StateFailed {
 				act.Detail = "retry approved by " + approver + " after: " + act.Detail
@@ -114,8 +117,10 @@ type ReleaseRequest struct {
 	By     string // who decides, or for a customer request who asks
 	Reason string
 	// Kind is one of the Release* reasons; a customer request waits for an
-	// analyst's approval (bannin incident approve) by someone else.
-	Kind string
+	// analyst's approval (bannin incident approve) by someone else than
+	// the requester and EnteredBy, the analyst who entered it.
+	Kind      string
+	EnteredBy string
 }
 
 // Release lifts the isolation of a host of an incident, as a durable job —
@@ -171,16 +176,23 @@ func (a *App) queueRelease(ctx context.Context, tx *sqlstore.Tx, tenantID string
 	rel := &response.Action{Tenant: tenantID, IncidentID: id, Kind: response.KindRelease, Source: iso.Source,
 		Incident: ref, HostKey: req.Host, HostID: iso.HostID, State: response.StateRequested, Reason: reason, Approver: req.By,
 		Key: fmt.Sprintf("%s/%s/release/%s/%d", tenantID, ref, req.Host, len(acts)), CreatedAt: now, UpdatedAt: now}
+	actor := req.By
 	if req.Kind == ReleaseCustomerRequest {
-		// The requester is kept in Detail until approval: Approve refuses
-		// an approval by the same person.
-		rel.State, rel.Approver, rel.Detail = response.StateAwaitingApproval, "", requestedBy+req.By
+		// The requester and whoever entered the request are kept in Detail
+		// until approval: Approve refuses an approval by either. The audit
+		// entry is the customer's, so it is not the SOC's first response.
+		rel.State, rel.Approver, rel.Detail = response.StateAwaitingApproval, "", releaseRequestDetail(req.By, req.EnteredBy)
+		actor = sqlstore.CustomerActor + req.By
 	}
 	if err := tx.InsertAction(ctx, rel); err != nil {
 		return nil, err
 	}
-	if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: req.By, Action: "action." + string(rel.State),
-		Object: ref, Detail: fmt.Sprintf("release %s: %s", req.Host, reason)}); err != nil {
+	detail := fmt.Sprintf("release %s: %s", req.Host, reason)
+	if req.EnteredBy != "" {
+		detail += " (entered by " + req.EnteredBy + ")"
+	}
+	if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: actor, Action: "action." + string(rel.State),
+		Object: ref, Detail: detail}); err != nil {
 		return nil, err
 	}
 	if rel.State != response.StateRequested {
@@ -189,38 +201,99 @@ func (a *App) queueRelease(ctx context.Context, tx *sqlstore.Tx, tenantID string
 	return rel, a.Jobs.Insert(ctx, tx.SQL(), jobs.ContainArgs{Tenant: tenantID, ActionID: rel.ID})
 }
 
-// requestedBy prefixes the requester of a release awaiting approval.
-const requestedBy = "requested by "
+// releaseRequestDetail records who asked for a release and who entered it.
+func releaseRequestDetail(requester, enteredBy string) string {
+	d := "requested by " + strings.TrimSpace(requester)
+	if e := strings.TrimSpace(enteredBy); e != "" {
+		d += "; entered by " + e
+	}
+	return d
+}
+
+// requestedBy reports whether who asked for or entered the release whose
+// Detail is d (names compared trimmed, case-insensitively).
+func requestedBy(d, who string) bool {
+	rest, ok := strings.CutPrefix(d, "requested by ")
+	if !ok {
+		return false
+	}
+	who = strings.TrimSpace(who)
+	for _, part := range strings.Split(rest, "; entered by ") {
+		if strings.EqualFold(strings.TrimSpace(part), who) {
+			return true
+		}
+	}
+	return false
+}
 
 // releaseAll lifts every isolation an incident holds (a false positive, a
-// benign vendor verdict) and cancels the isolations still awaiting
-// approval, in the caller's transaction. Hosts already released or being
-// released are left alone.
+// benign vendor verdict), in the caller's transaction:
+//   - isolations not carried out yet (awaiting approval, requested — even
+//     mid-call: the worker then lifts what it did — or failed) are
+//     cancelled;
+//   - a release awaiting a customer's approval is approved by this;
+//   - a host another open incident still holds isolated is left isolated,
+//     with an audit entry saying which incident holds it;
+//   - hosts released or being released are left alone.
 func (a *App) releaseAll(ctx context.Context, tx *sqlstore.Tx, tenantID string, id int64, kind, by, why string, now time.Time) ([]*response.Action, error) {
 	acts, err := tx.IncidentActions(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
+	ref := ticket.RefFor(id)
 	released := map[string]bool{}
+	var out []*response.Action
 	for _, act := range acts {
-		if act.Kind == response.KindRelease && act.State != response.StateFailed && act.State != response.StateCancelled {
+		if act.Kind != response.KindRelease {
+			continue
+		}
+		switch act.State {
+		case response.StateAwaitingApproval:
+			act.State, act.Approver, act.Detail, act.UpdatedAt = response.StateRequested, by, kind+": "+why, now
+			if err := tx.UpdateAction(ctx, act); err != nil {
+				return nil, err
+			}
+			if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: by, Action: "action.approved",
+				Object: ref, Detail: fmt.Sprintf("release %s (%s): %s", act.HostKey, act.HostID, kind)}); err != nil {
+				return nil, err
+			}
+			if err := a.Jobs.Insert(ctx, tx.SQL(), jobs.ContainArgs{Tenant: tenantID, ActionID: act.ID}); err != nil {
+				return nil, err
+			}
+			out = append(out, act)
+			released[act.HostKey] = true
+		case response.StateRequested, response.StateDone:
 			released[act.HostKey] = true
 		}
 	}
-	var out []*response.Action
 	for _, act := range acts {
-		switch {
-		case act.Kind != response.KindIsolate:
-		case act.State == response.StateAwaitingApproval:
+		if act.Kind != response.KindIsolate {
+			continue
+		}
+		switch act.State {
+		case response.StateAwaitingApproval, response.StateRequested, response.StateFailed:
+			was := act.State
 			act.State, act.Detail, act.UpdatedAt = response.StateCancelled, kind+": "+why, now
 			if err := tx.UpdateAction(ctx, act); err != nil {
 				return nil, err
 			}
 			if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: by, Action: "action.cancelled",
-				Object: act.Incident, Detail: fmt.Sprintf("isolate %s (%s): %s", act.HostKey, act.HostID, kind)}); err != nil {
+				Object: ref, Detail: fmt.Sprintf("isolate %s (%s), %s: %s", act.HostKey, act.HostID, was, kind)}); err != nil {
 				return nil, err
 			}
-		case act.State == response.StateDone && !released[act.HostKey]:
+		case response.StateDone:
+			if released[act.HostKey] {
+				continue
+			}
+			if other, err := tx.IsolatedElsewhere(ctx, tenantID, act.HostKey, id); err != nil {
+				return nil, err
+			} else if other != "" {
+				if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: by, Action: "action.release_skipped",
+					Object: ref, Detail: fmt.Sprintf("%s stays isolated: %s still holds it (%s)", act.HostKey, other, kind)}); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			rel, err := a.queueRelease(ctx, tx, tenantID, id, ReleaseRequest{Host: act.HostKey, By: by, Reason: why, Kind: kind}, now)
 			if err != nil {
 				return nil, err
@@ -255,7 +328,8 @@ func (a *App) SetVerdict(ctx context.Context, tenantID string, id int64, v ticke
 // AnswerVendor records the EDR maker's answer to a ticket's vendor
 // escalation (M17). A benign answer is applied at once, in the same
 // transaction: every incident linked to the ticket becomes a false
-// positive and its isolations are lifted.
+// positive and its isolations are lifted — except an incident an analyst
+// has judged a true positive, which stands (audited).
 func (a *App) AnswerVendor(ctx context.Context, tenantID string, ticketID int64, v ticket.VendorVerdict, answer, by string) (*ticket.VendorEscalation, []*response.Action, error) {
 	var esc *ticket.VendorEscalation
 	var rels []*response.Action
@@ -277,6 +351,19 @@ func (a *App) AnswerVendor(ctx context.Context, tenantID string, ticketID int64,
 			id, err := ticket.ParseRef(l.Ref)
 			if err != nil {
 				return err
+			}
+			in, err := tx.Incident(ctx, tenantID, id)
+			if err != nil {
+				return err
+			}
+			if in.Verdict == ticket.VerdictTruePositive {
+				// An analyst's true positive stands: the vendor's answer is
+				// noted on the ticket, the incident and its isolations stay.
+				if err := tx.Audit(ctx, sqlstore.AuditEntry{Tenant: tenantID, At: now, Actor: by, Action: "incident.vendor_benign_ignored",
+					Object: in.Ref, Detail: why + "; the incident's verdict is true_positive and stands"}); err != nil {
+					return err
+				}
+				continue
 			}
 			if _, err := tx.SetVerdict(ctx, tenantID, id, ticket.VerdictFalsePositive, by, why, now); err != nil {
 				return err

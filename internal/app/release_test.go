@@ -82,7 +82,8 @@ func TestReleaseWorkflow(t *testing.T) {
 		}
 
 		asked := isolatedIncident(t, e, sim, "rel:2", "pc-802")
-		rel, err := e.App.Release(ctx, "hokuto", asked.ID, app.ReleaseRequest{Host: "pc-802", By: "customer-it", Reason: "the user needs the PC", Kind: app.ReleaseCustomerRequest})
+		rel, err := e.App.Release(ctx, "hokuto", asked.ID, app.ReleaseRequest{Host: "pc-802", By: "customer-it", Reason: "the user needs the PC",
+			Kind: app.ReleaseCustomerRequest, EnteredBy: "analyst-1"})
 		if err != nil || rel.State != response.StateAwaitingApproval {
 			t.Fatalf("customer request: %+v, %v", rel, err)
 		}
@@ -90,8 +91,10 @@ func TestReleaseWorkflow(t *testing.T) {
 		if !sim.Contained(aid("pc-802")) {
 			t.Fatal("released before approval")
 		}
-		if _, err := e.App.Approve(ctx, "hokuto", asked.ID, "customer-it"); !errors.Is(err, sqlstore.ErrConflict) {
-			t.Errorf("the requester approving: err %v, want ErrConflict", err)
+		for _, who := range []string{"customer-it", " Customer-IT", "analyst-1"} {
+			if _, err := e.App.Approve(ctx, "hokuto", asked.ID, who); !errors.Is(err, sqlstore.ErrConflict) {
+				t.Errorf("%q (requester or who entered it) approving: err %v, want ErrConflict", who, err)
+			}
 		}
 		if _, err := e.App.Approve(ctx, "hokuto", asked.ID, "analyst-2"); err != nil {
 			t.Fatal(err)

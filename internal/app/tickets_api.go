@@ -328,7 +328,7 @@ func (a *App) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID s
 	}
 	rr := ReleaseRequest{Host: req.Host, By: actor(r), Reason: req.Reason}
 	if req.RequestedBy != "" {
-		rr.Kind, rr.By = ReleaseCustomerRequest, req.RequestedBy
+		rr.Kind, rr.By, rr.EnteredBy = ReleaseCustomerRequest, req.RequestedBy, actor(r)
 	}
 	rel, err := a.Release(r.Context(), tenantID, r.PathValue("id"), rr)
 	if err != nil {

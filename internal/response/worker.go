@@ -16,11 +16,18 @@ import (
 // MaxTries is how often a containment call is tried before it is failed.
 const MaxTries = 8
 
+// ErrNotRequested: the action is no longer requested (it was cancelled
+// while its call ran), so the worker's outcome is not recorded over it.
+var ErrNotRequested = errors.New("the action is no longer requested")
+
 // Store is what the containment worker reads and writes.
 type Store interface {
 	Action(ctx context.Context, tenant string, id int64) (*Action, error)
-	// SaveAction writes the action's new state with an audit entry.
+	// SaveAction writes the outcome of a requested action with an audit
+	// entry; ErrNotRequested when it is requested no more.
 	SaveAction(ctx context.Context, a *Action, auditAction, detail string) error
+	// AuditAction writes an audit entry about an action.
+	AuditAction(ctx context.Context, a *Action, auditAction, detail string, at time.Time) error
 }
 
 // Responders finds the responder of a tenant's source.
@@ -71,9 +78,30 @@ func (w *Worker) work(ctx context.Context, job *river.Job[jobs.ContainArgs]) err
 	}
 	if err == nil {
 		act.State, act.Detail, act.UpdatedAt = StateDone, doneDetail(act, res), w.Stamp(act)
-		return w.Store.SaveAction(ctx, act, "action.done", act.Detail)
+		err := w.Store.SaveAction(ctx, act, "action.done", act.Detail)
+		if errors.Is(err, ErrNotRequested) {
+			if act.Kind == KindIsolate && !res.Already {
+				return w.undo(ctx, resp, t, act)
+			}
+			return nil // cancelled meanwhile; the host was already so
+		}
+		return err
 	}
 	return w.retryOrFail(ctx, act, err)
+}
+
+// undo lifts an isolation whose action was cancelled while the vendor
+// carried it out (its incident became a false positive meanwhile): the
+// host must not stay isolated. The release is keyed apart from the
+// isolation; a failure is retried by the job.
+func (w *Worker) undo(ctx context.Context, resp connector.Responder, t connector.Target, act *Action) error {
+	if _, err := resp.Release(ctx, t, act.Key+"/undo"); err != nil {
+		w.Log.Error("an isolation completed after it was cancelled and could not be lifted; retrying", "tenant", act.Tenant,
+			"incident", act.Incident, "host", act.HostKey, "err", err)
+		return err
+	}
+	return w.Store.AuditAction(ctx, act, "action.undone",
+		"isolation completed at the vendor after it was cancelled; lifted again", w.Stamp(act))
 }
 
 func doneDetail(a *Action, r connector.Result) string {
@@ -96,7 +124,9 @@ func (w *Worker) retryOrFail(ctx context.Context, act *Action, err error) error 
 		return w.fail(ctx, act, fmt.Sprintf("gave up after %d tries: %v", act.Attempts, err))
 	}
 	act.Detail, act.UpdatedAt = fmt.Sprintf("try %d failed, will retry: %v", act.Attempts, err), w.Stamp(act)
-	if serr := w.Store.SaveAction(ctx, act, "action.retry", act.Detail); serr != nil {
+	if serr := w.Store.SaveAction(ctx, act, "action.retry", act.Detail); errors.Is(serr, ErrNotRequested) {
+		return river.JobCancel(serr)
+	} else if serr != nil {
 		return serr
 	}
 	w.Log.Warn("containment call failed; retrying", "tenant", act.Tenant, "incident", act.Incident, "host", act.HostKey, "err", err)
@@ -108,7 +138,9 @@ func (w *Worker) retryOrFail(ctx context.Context, act *Action, err error) error 
 
 func (w *Worker) fail(ctx context.Context, act *Action, why string) error {
 	act.State, act.Detail, act.UpdatedAt = StateFailed, why, w.Stamp(act)
-	if err := w.Store.SaveAction(ctx, act, "action.failed", why); err != nil {
+	if err := w.Store.SaveAction(ctx, act, "action.failed", why); errors.Is(err, ErrNotRequested) {
+		return river.JobCancel(err) // cancelled meanwhile: nothing left to do
+	} else if err != nil {
 		return err
 	}
 	w.Log.Error("containment failed", "tenant", act.Tenant, "incident", act.Incident, "host", act.HostKey, "why", why)

@@ -227,14 +227,37 @@ func (db *DB) Attempts(ctx context.Context, tenant string, notificationID int64)
 	return n, err
 }
 
-// SaveAction writes an action's new state and its audit entry in one
-// transaction.
+// SaveAction writes the containment worker's outcome of a requested action
+// and its audit entry in one transaction. The action must still be
+// requested: one cancelled meanwhile (its incident turned out a false
+// positive) is not overwritten, and the error wraps response.ErrNotRequested.
 func (db *DB) SaveAction(ctx context.Context, a *response.Action, auditAction, detail string) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		if err := tx.UpdateAction(ctx, a); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, `UPDATE actions SET state=$1, detail=$2, attempts=$3, approver=$4, updated_at=$5
+			WHERE tenant=$6 AND id=$7 AND state=$8`, string(a.State), a.Detail, a.Attempts, a.Approver, micros(a.UpdatedAt),
+			a.Tenant, a.ID, string(response.StateRequested))
+		if err != nil {
+			return fmt.Errorf("update action %d: %w", a.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			now, err := actions(ctx, tx, `WHERE tenant=$1 AND id=$2`, a.Tenant, a.ID)
+			if err != nil {
+				return err
+			}
+			if len(now) == 0 {
+				return fmt.Errorf("update action %d: %w", a.ID, ErrNotFound)
+			}
+			return fmt.Errorf("action %d is %s: %w", a.ID, now[0].State, response.ErrNotRequested)
 		}
 		return tx.Audit(ctx, AuditEntry{Tenant: a.Tenant, At: a.UpdatedAt, Actor: "bannin", Action: auditAction,
+			Object: a.Incident, Detail: fmt.Sprintf("%s %s (%s): %s", a.Kind, a.HostKey, a.HostID, detail)})
+	})
+}
+
+// AuditAction writes an audit entry about an action without changing it.
+func (db *DB) AuditAction(ctx context.Context, a *response.Action, auditAction, detail string, at time.Time) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		return tx.Audit(ctx, AuditEntry{Tenant: a.Tenant, At: at, Actor: "bannin", Action: auditAction,
 			Object: a.Incident, Detail: fmt.Sprintf("%s %s (%s): %s", a.Kind, a.HostKey, a.HostID, detail)})
 	})
 }

@@ -19,10 +19,21 @@ type Ack struct {
 	Via string    `json:"via"` // email | slack | console | api | cli
 }
 
+// CustomerActor prefixes the audit actor of what a tenant's own people do
+// (acknowledging by a mail link or Slack, asking for a release): theirs,
+// not the SOC's, so it does not stop the first-response clock.
+const CustomerActor = "customer:"
+
+// customerVias are the channels whose acknowledgements come from the
+// tenant's contacts rather than from the SOC's own console, API or CLI.
+var customerVias = map[string]bool{"email": true, "slack": true, "phone": true, "webhook": true}
+
 // Acknowledge records that someone has taken an incident in hand. The
 // first acknowledgement wins: a later one changes nothing and returns the
-// first with fresh false. It is noted on the incident (ja/en) and audited
-// with the person as actor, so it also stops the first-response clock.
+// first with fresh false. It is noted on the incident (ja/en) and audited.
+// By the SOC (console, api, cli) it is the first response and stops that
+// clock; by a contact (email, slack) it is audited as CustomerActor+by and
+// stops only the chain.
 func (db *DB) Acknowledge(ctx context.Context, tenant string, incidentID int64, by, via string, at time.Time) (ack *Ack, fresh bool, err error) {
 	by = strings.TrimSpace(by)
 	if by == "" {
@@ -48,7 +59,11 @@ func (db *DB) Acknowledge(ctx context.Context, tenant string, incidentID int64, 
 		if err := tx.AddNote(ctx, tenant, incidentID, ticket.Note{At: at, Author: by, Text: text}); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, AuditEntry{Tenant: tenant, At: at, Actor: by, Action: "incident.acknowledged",
+		actor := by
+		if customerVias[via] {
+			actor = CustomerActor + by
+		}
+		return tx.Audit(ctx, AuditEntry{Tenant: tenant, At: at, Actor: actor, Action: "incident.acknowledged",
 			Object: in.Ref, Detail: "via " + via})
 	})
 	return ack, fresh, err
@@ -92,13 +107,14 @@ type Chained struct {
 // StepKey packs an escalation round and step for Chained.Taken.
 func StepKey(round, step int) int { return round<<16 | step }
 
-// Unacknowledged lists a tenant's open incidents that need a human, were
-// first notified at or after since, and nobody has acknowledged.
+// Unacknowledged lists a tenant's open incidents that need a human, are not
+// false positives, were first notified at or after since, and nobody has
+// acknowledged.
 func (db *DB) Unacknowledged(ctx context.Context, tenant string, since time.Time) ([]*Chained, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+prefixed("i.", incidentCols)+`, s.start FROM incidents i
 		JOIN (SELECT incident_id, MIN(created_at) AS start FROM notifications WHERE tenant=$1 AND kind='first'
 			AND created_at >= $2 GROUP BY incident_id) s ON s.incident_id = i.id
-		WHERE i.tenant=$1 AND i.status='open' AND i.needs_human=1
+		WHERE i.tenant=$1 AND i.status='open' AND i.needs_human=1 AND i.verdict <> 'false_positive'
 		AND NOT EXISTS (SELECT 1 FROM incident_acks k WHERE k.tenant=i.tenant AND k.incident_id=i.id)
 		ORDER BY i.id`, tenant, micros(since))
 	if err != nil {
@@ -236,9 +252,10 @@ func (db *DB) Signals(ctx context.Context, tenant, object string) ([]Signal, err
 	return out, rows.Err()
 }
 
-// FirstHumanActs returns, for each of a tenant's objects (INC-…, T-…), the
-// time of the first audit entry by a person (not bannin): the stop event
-// of the first-response clock.
+// FirstHumanActs returns, for each of a tenant's objects (INC-…, TKT-…),
+// the time of the first audit entry by a person of the SOC (not bannin, not
+// the customer's people, whose actors start with CustomerActor): the stop
+// event of the first-response clock.
 func (db *DB) FirstHumanActs(ctx context.Context, tenant string, objects []string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	for len(objects) > 0 {
@@ -252,7 +269,7 @@ func (db *DB) FirstHumanActs(ctx context.Context, tenant string, objects []strin
 			marks[i] = fmt.Sprintf("$%d", i+2)
 		}
 		rows, err := db.sql.QueryContext(ctx, `SELECT object, MIN(at) FROM audit WHERE tenant=$1 AND object IN (`+
-			strings.Join(marks, ",")+`) AND actor <> 'bannin' AND actor <> '' GROUP BY object`, args...)
+			strings.Join(marks, ",")+`) AND actor <> 'bannin' AND actor <> '' AND actor NOT LIKE 'customer:%' GROUP BY object`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("first human actions: %w", err)
 		}
@@ -273,11 +290,12 @@ func (db *DB) FirstHumanActs(ctx context.Context, tenant string, objects []strin
 	return out, nil
 }
 
-// OpenNeedingHuman lists a tenant's open incidents that need a human and
-// were first seen at or after since: those whose clocks may be running.
+// OpenNeedingHuman lists a tenant's open incidents that need a human, are
+// not false positives, and were first seen at or after since: those whose
+// clocks may be running.
 func (db *DB) OpenNeedingHuman(ctx context.Context, tenant string, since time.Time) ([]*ticket.Incident, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 AND status='open'
-		AND needs_human=1 AND first_seen >= $2 ORDER BY id`, tenant, micros(since))
+		AND needs_human=1 AND verdict <> 'false_positive' AND first_seen >= $2 ORDER BY id`, tenant, micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("open incidents: %w", err)
 	}
@@ -318,7 +336,8 @@ func (db *DB) ClockStops(ctx context.Context, tenant string, ids []int64) (map[i
 			sql string
 			set func(*ClockStop, time.Time)
 		}{
-			{`SELECT incident_id, MIN(sent_at) FROM notifications WHERE tenant=$1 AND state='sent' AND incident_id IN (` + in + `) GROUP BY incident_id`,
+			{`SELECT incident_id, MIN(sent_at) FROM notifications WHERE tenant=$1 AND state='sent' AND kind IN ('first','update','escalation')
+				AND incident_id IN (` + in + `) GROUP BY incident_id`,
 				func(c *ClockStop, t time.Time) { c.Sent = t }},
 			{`SELECT incident_id, MIN(updated_at) FROM actions WHERE tenant=$1 AND kind='isolate' AND state='done' AND incident_id IN (` + in + `) GROUP BY incident_id`,
 				func(c *ClockStop, t time.Time) { c.Isolated = t }},
@@ -344,4 +363,24 @@ func (db *DB) ClockStops(ctx context.Context, tenant string, ids []int64) (map[i
 		}
 	}
 	return out, nil
+}
+
+// IsolatedElsewhere returns the ref of another open incident of the tenant,
+// not a false positive, whose isolation of the host is done and not
+// released (by it, or by a later release of any incident); "" if none.
+func (tx *Tx) IsolatedElsewhere(ctx context.Context, tenant, hostKey string, incidentID int64) (string, error) {
+	var other int64
+	err := tx.QueryRowContext(ctx, `SELECT a.incident_id FROM actions a JOIN incidents i ON i.id = a.incident_id
+		WHERE a.tenant=$1 AND a.host_key=$2 AND a.incident_id <> $3 AND a.kind='isolate' AND a.state='done'
+		AND i.status='open' AND i.verdict <> 'false_positive'
+		AND NOT EXISTS (SELECT 1 FROM actions r WHERE r.tenant=a.tenant AND r.host_key=a.host_key AND r.kind='release'
+			AND r.state IN ('requested','done') AND r.id > a.id)
+		ORDER BY a.id DESC LIMIT 1`, tenant, hostKey, incidentID).Scan(&other)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("isolations of %s: %w", hostKey, err)
+	}
+	return ticket.RefFor(other), nil
 }

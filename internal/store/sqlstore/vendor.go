@@ -16,6 +16,10 @@ func (db *DB) EscalateToVendor(ctx context.Context, tenant string, id int64, v *
 		return err
 	}
 	return db.InTx(ctx, func(tx *Tx) error {
+		// One open escalation per ticket, also across nodes.
+		if err := tx.LockTenant(ctx, tenant); err != nil {
+			return err
+		}
 		tk, err := tx.Ticket(ctx, tenant, id)
 		if err != nil {
 			return err
@@ -70,9 +74,13 @@ func (tx *Tx) AnswerVendor(ctx context.Context, tenant string, id int64, verdict
 	if open == nil {
 		return nil, fmt.Errorf("%w: %s has no vendor escalation waiting for an answer", ErrConflict, tk.Ref)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE vendor_escalations SET verdict=$1, answer=$2, answered_by=$3, answered_at=$4
-		WHERE tenant=$5 AND id=$6`, string(verdict), answer, by, micros(at), tenant, open.ID); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE vendor_escalations SET verdict=$1, answer=$2, answered_by=$3, answered_at=$4
+		WHERE tenant=$5 AND id=$6 AND verdict=''`, string(verdict), answer, by, micros(at), tenant, open.ID)
+	if err != nil {
 		return nil, fmt.Errorf("vendor answer: %w", err)
+	}
+	if k, _ := res.RowsAffected(); k != 1 {
+		return nil, fmt.Errorf("%w: %s's escalation to %s was answered meanwhile", ErrConflict, tk.Ref, open.Vendor)
 	}
 	open.Verdict, open.Answer, open.AnsweredBy, open.AnsweredAt = verdict, answer, by, at
 	text := fmt.Sprintf("%s の解析結果: %s / %s's analysis: %s", open.Vendor, verdict, open.Vendor, verdict)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -104,6 +105,21 @@ func testSaveAction(t *testing.T, db *sqlstore.DB) {
 	wantNotFound(t, "SaveAction(missing)", db.SaveAction(ctx, &missing, "action.failed", "x"))
 	if log := auditLog(t, db, "a"); len(log) != 1 {
 		t.Errorf("audit holds %d entries after a failed SaveAction, want 1 (no entry without the change)", len(log))
+	}
+
+	// The worker's outcome is not written over an action no longer
+	// requested (cancelled while the vendor call ran).
+	c := newAction("a", inc, response.KindIsolate, "web02", response.StateRequested, t0)
+	insertAction(t, db, c)
+	c.State, c.UpdatedAt = response.StateCancelled, t0
+	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error { return tx.UpdateAction(ctx, c) })
+	done := *c
+	done.State = response.StateDone
+	if err := db.SaveAction(ctx, &done, "action.done", "late"); !errors.Is(err, response.ErrNotRequested) {
+		t.Errorf("SaveAction over a cancelled action: err %v, want ErrNotRequested", err)
+	}
+	if got := getAction(t, db, "a", c.ID); got.State != response.StateCancelled {
+		t.Errorf("cancelled action became %s", got.State)
 	}
 }
 

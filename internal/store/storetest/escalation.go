@@ -43,10 +43,20 @@ func testAcknowledge(t *testing.T, db *sqlstore.DB) {
 	if len(notes) != 1 || !strings.Contains(notes[0].Text, "確認しました") || !strings.Contains(notes[0].Text, "acknowledged by ciso") {
 		t.Errorf("notes %+v: want one, in Japanese and English", notes)
 	}
-	acts, err := db.FirstHumanActs(ctx, "a", []string{ticket.RefFor(id), "INC-999999"})
+	// The CISO acknowledged by mail: the customer's act, not the SOC's
+	// first response. An analyst's acknowledgement in the console is.
+	console := insertIncident(t, db, newIncident("a", "lateral movement", t0))
+	_, _, err = db.Acknowledge(ctx, "a", console, "analyst-3", "console", t0.Add(3*time.Minute))
+	check(t, "Acknowledge in the console", err)
+	acts, err := db.FirstHumanActs(ctx, "a", []string{ticket.RefFor(id), ticket.RefFor(console), "INC-999999"})
 	check(t, "FirstHumanActs", err)
-	if len(acts) != 1 || !acts[ticket.RefFor(id)].Equal(t0.Add(time.Minute)) {
-		t.Errorf("first human acts = %v, want the acknowledgement at %v", acts, t0.Add(time.Minute))
+	if len(acts) != 1 || !acts[ticket.RefFor(console)].Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("first human acts = %v, want only the console acknowledgement at %v", acts, t0.Add(3*time.Minute))
+	}
+	for _, e := range auditLog(t, db, "a") {
+		if e.Action == "incident.acknowledged" && e.Object == ticket.RefFor(id) && e.Actor != sqlstore.CustomerActor+"ciso" {
+			t.Errorf("the mail acknowledgement is audited as %q, want %q", e.Actor, sqlstore.CustomerActor+"ciso")
+		}
 	}
 }
 
@@ -62,6 +72,9 @@ func testEscalationSteps(t *testing.T, db *sqlstore.DB) {
 	closed := newIncident("a", "closed", t0)
 	closed.Status = ticket.StatusClosed
 	insertNotification(t, db, newNotification("a", insertIncident(t, db, closed), "it-ml", t0))
+	fp := newIncident("a", "false positive", t0)
+	fp.Verdict = ticket.VerdictFalsePositive
+	insertNotification(t, db, newNotification("a", insertIncident(t, db, fp), "it-ml", t0))
 	other := insertIncident(t, db, newIncident("b", "other tenant", t0))
 	insertNotification(t, db, newNotification("b", other, "it-ml", t0))
 	_, _, err := db.Acknowledge(ctx, "a", acked, "ciso", "console", t0)
