@@ -199,7 +199,7 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 			rows[i] = p.decodeRow(it)
 			all = append(all, rows[i].alerts...)
 		}
-		if err := tx.Prime(ctx, all, sqlstore.Windows{Prevalence: triage.PrevalenceWindow, Host: triage.HostWindow}); err != nil {
+		if err := tx.Prime(ctx, all, sqlstore.Windows{Prevalence: triage.PrevalenceWindow, Host: triage.HostWindow, Spread: triage.SpreadWindow}); err != nil {
 			return err
 		}
 		var args []river.JobArgs
