@@ -33,6 +33,9 @@ func Split(body []byte) ([][]byte, error) {
 		}
 		return out, nil
 	}
+	if body[0] == '{' && json.Valid(body) {
+		return [][]byte{bytes.Clone(body)}, nil // one object, the common case: no decoder needed
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var out [][]byte
 	for {

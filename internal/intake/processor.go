@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -192,12 +193,11 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		}
 		// Decode the whole batch first, so that what triage will ask of
 		// the store is read ahead in a few statements (sqlstore.Prime).
-		rows := make([]decodedRow, len(items))
+		rows := p.decodeRows(items)
+		p.current = items[len(items)-1].ID // alone in a batch (isolatePoison), a read-ahead failure is this row's
 		var all []alert.Alert
-		for i, it := range items {
-			p.current = it.ID // alone in a batch (isolatePoison), a read-ahead failure is this row's
-			rows[i] = p.decodeRow(it)
-			all = append(all, rows[i].alerts...)
+		for _, r := range rows {
+			all = append(all, r.alerts...)
 		}
 		if err := tx.Prime(ctx, all, sqlstore.Windows{Prevalence: triage.PrevalenceWindow, Host: triage.HostWindow, Spread: triage.SpreadWindow}); err != nil {
 			return err
@@ -255,6 +255,23 @@ type decodedRow struct {
 	src    SourceInfo
 	alerts []alert.Alert
 	bad    string // quarantine reason
+}
+
+// decodeRows decodes a batch's rows on every core: decoding is pure CPU,
+// and the batch's statements wait for all of it.
+func (p *Processor) decodeRows(items []sqlstore.InboxItem) []decodedRow {
+	rows := make([]decodedRow, len(items))
+	workers := min(runtime.GOMAXPROCS(0), len(items)/16+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(items); i += workers {
+				rows[i] = p.decodeRow(items[i])
+			}
+		})
+	}
+	wg.Wait()
+	return rows
 }
 
 // decodeRow decodes one inbox row and stamps its alerts with where and
