@@ -192,7 +192,7 @@ func (tx *Tx) execRowsN(ctx context.Context, head string, rows [][]any, tail str
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		res, err := tx.ExecContext(ctx, b.String(), args...)
+		res, err := tx.ExecContext(ctx, b.String(), tx.oneOff(args)...)
 		if err != nil {
 			return total, err
 		}

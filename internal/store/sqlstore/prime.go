@@ -347,9 +347,10 @@ type scanner func(...any) error
 
 func (f scanner) Scan(dest ...any) error { return f(dest...) }
 
-// eachRow runs a query and calls fn for every row.
+// eachRow runs a query built for this call (an IN list) and calls fn for
+// every row.
 func (tx *Tx) eachRow(ctx context.Context, q string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, q, tx.oneOff(args)...)
 	if err != nil {
 		return err
 	}
