@@ -78,7 +78,18 @@ func NewProcessor(db *sqlstore.DB, dir Directory, j JobInserter, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), batch: 256, observe: observe}
+	return &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), batch: batchSize(db), observe: observe}
+}
+
+// batchSize is how many inbox rows one triage batch takes at most. On
+// PostgreSQL a batch's fixed costs (read-ahead, round trips, the commit's
+// WAL flush) are paid over more rows; on SQLite a batch holds the only
+// connection, and intake's group commits (the webhooks' 202s) wait for it.
+func batchSize(db *sqlstore.DB) int {
+	if db.Dialect().Name == sqlstore.SQLite.Name {
+		return 256
+	}
+	return 1024
 }
 
 // Wake tells the processor new rows are waiting.
