@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // Split cuts a body into single JSON payloads. It accepts one object, a JSON
@@ -33,8 +35,8 @@ func Split(body []byte) ([][]byte, error) {
 		}
 		return out, nil
 	}
-	if body[0] == '{' && json.Valid(body) {
-		return [][]byte{bytes.Clone(body)}, nil // one object, the common case: no decoder needed
+	if objs, ok := jsonfield.Objects(body); ok {
+		return objs, nil // valid objects, the common case: no decoder needed
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var out [][]byte

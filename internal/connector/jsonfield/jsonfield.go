@@ -68,6 +68,27 @@ func split(b []byte) Object {
 	return f
 }
 
+// Objects cuts b into the JSON objects it holds one after the other,
+// separated by white space only (NDJSON, concatenated or pretty-printed
+// objects), each a copy. ok is false when b is anything else: no object,
+// an invalid one, or something that is not an object; the caller then
+// reads b with encoding/json to say what is wrong.
+func Objects(b []byte) (objs [][]byte, ok bool) {
+	b = bytes.TrimSpace(b)
+	for i := 0; i < len(b); i = skipSpace(b, i) {
+		if b[i] != '{' {
+			return nil, false
+		}
+		end := skipValue(b, i)
+		if !json.Valid(b[i:end]) {
+			return nil, false
+		}
+		objs = append(objs, bytes.Clone(b[i:end]))
+		i = end
+	}
+	return objs, len(objs) > 0
+}
+
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
