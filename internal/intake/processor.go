@@ -57,7 +57,7 @@ type Processor struct {
 	jobs    JobInserter
 	log     *slog.Logger
 	wake    chan struct{}
-	batch   int
+	batch   atomic.Int64 // inbox rows per batch, at most
 	current int64 // the inbox row being triaged, for isolatePoison
 	mu      sync.Mutex
 	stats   Stats
@@ -78,8 +78,14 @@ func NewProcessor(db *sqlstore.DB, dir Directory, j JobInserter, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), batch: batchSize(db), observe: observe}
+	p := &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), observe: observe}
+	p.batch.Store(int64(batchSize(db)))
+	return p
 }
+
+// SetBatch changes how many inbox rows a batch takes at most. Replay,
+// which no webhook waits on, takes larger batches than live intake.
+func (p *Processor) SetBatch(n int) { p.batch.Store(int64(max(n, 1))) }
 
 // batchSize is how many inbox rows one triage batch takes at most. On
 // PostgreSQL a batch's fixed costs (read-ahead, round trips, the commit's
@@ -150,11 +156,10 @@ func (p *Processor) isolatePoison(ctx context.Context, cause error) error {
 	if err := p.db.SQL().PingContext(ctx); err != nil {
 		return cause // the store is down: wait for it, quarantine nothing
 	}
-	saved := p.batch
-	p.batch = 1
+	saved := p.batch.Swap(1)
 	p.current = 0
 	_, err := p.Step(ctx)
-	p.batch = saved
+	p.batch.Store(saved)
 	if err == nil || !sqlstore.IsDataError(err) || p.current == 0 {
 		return err
 	}
@@ -194,7 +199,7 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 	var outcomes []triage.Outcome
 	err := p.db.InTx(ctx, func(tx *sqlstore.Tx) error {
 		delta, outcomes = Stats{}, nil
-		items, err := tx.ClaimPending(ctx, p.batch)
+		items, err := tx.ClaimPending(ctx, int(p.batch.Load()))
 		if err != nil || len(items) == 0 {
 			return err
 		}
