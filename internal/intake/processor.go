@@ -58,7 +58,7 @@ type Processor struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	batch   atomic.Int64 // inbox rows per batch, at most
-	current int64 // the inbox row being triaged, for isolatePoison
+	current int64        // the inbox row being triaged, for isolatePoison
 	mu      sync.Mutex
 	stats   Stats
 	observe func(triage.Outcome)
