@@ -9,11 +9,12 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-// Writes nobody reads back inside the transaction that makes them — audit
-// entries and the end state of inbox rows — are kept in the Tx and written
-// in multi-row statements just before commit. A triage batch of hundreds of
-// alerts then costs two statements for them instead of one round trip per
-// row, which is what bounds throughput on PostgreSQL.
+// Writes a transaction seldom reads back — audit entries, the end state of
+// inbox rows, and in a triage batch the alert rows, incident updates and
+// notes — are kept in the Tx and written in multi-row statements just before
+// commit, or before a statement that reads their table. A triage batch of
+// hundreds of alerts then costs a few statements for them instead of one
+// round trip per row, which is what bounds throughput on PostgreSQL.
 
 // behind holds a transaction's deferred writes.
 type behind struct {
