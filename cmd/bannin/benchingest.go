@@ -52,17 +52,11 @@ into incidents. Prints both rates and their ratio; with --json the last line is
 one JSON object.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			r, err := benchIngest(cmd, store, pgURL, n, !asJSON)
 			if err != nil {
 				return err
@@ -81,6 +75,22 @@ one JSON object.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path ("": none) until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // benchHosts is the size of the generated estate.

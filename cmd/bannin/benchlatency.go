@@ -49,6 +49,7 @@ func newBenchLatency() *cobra.Command {
 	var dur time.Duration
 	var store, pgURL string
 	var asJSON bool
+	var cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "latency [--rate R] [--duration D] [--store sqlite|postgres] [--json]",
 		Short: "Webhook accept → isolation call at the simulator, and → SMTP 250 of the first mail, under load",
@@ -59,6 +60,11 @@ webhook's 202 to the simulator receiving the contain call, and to the SMTP sink
 accepting the first notification. Prints p50/p95/p99/max and the peak RSS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			stop, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			r, err := benchLatency(cmd.Context(), store, pgURL, rate, dur)
 			if err != nil {
 				return err
@@ -76,6 +82,7 @@ accepting the first notification. Prints p50/p95/p99/max and the peak RSS.`,
 	cmd.Flags().StringVar(&store, "store", "sqlite", "sqlite or postgres")
 	cmd.Flags().StringVar(&pgURL, "pg-url", env("BANNIN_TEST_PG", "postgres://root@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL for --store postgres")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
 }
 

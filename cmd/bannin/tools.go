@@ -19,7 +19,7 @@ import (
 
 func newReplay() *cobra.Command {
 	var tenants []string
-	var in, out string
+	var in, out, cpuprofile string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "replay --tenant FILE --in alerts.ndjson [--out result.json]",
@@ -44,6 +44,11 @@ JSON (stable: fields are added, never renamed) goes to --out or stdout.`,
 				return err
 			}
 			defer os.RemoveAll(dir)
+			stop, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			cfg := app.Config{DB: filepath.Join(dir, "replay.db"), Tenants: ts, Simulate: true, VirtualTime: true, DryRunNotify: true,
 				RetryBase: 10 * time.Millisecond, SecretKey: make([]byte, 32), Log: logger(verbose)}
 			return runReplay(cmd, cfg, r, out)
@@ -53,6 +58,7 @@ JSON (stable: fields are added, never renamed) goes to --out or stdout.`,
 	cmd.Flags().StringVar(&in, "in", "-", "input NDJSON file (- for stdin)")
 	cmd.Flags().StringVar(&out, "out", "", "write the result JSON here (default stdout)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at info level")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return cmd
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
 // Split cuts a body into single JSON payloads. It accepts one object, a JSON
@@ -32,6 +34,9 @@ func Split(body []byte) ([][]byte, error) {
 			out = append(out, it)
 		}
 		return out, nil
+	}
+	if objs, ok := jsonfield.Objects(body); ok {
+		return objs, nil // valid objects, the common case: no decoder needed
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var out [][]byte

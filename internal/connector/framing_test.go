@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -94,6 +95,11 @@ func FuzzSplit(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		payloads, err := connector.Split(body)
+		if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] != '[' {
+			if want, ok := decoderSplit(trimmed); ok != (err == nil) || ok && !cmp.Equal(payloads, want) {
+				t.Fatalf("Split = %q, %v; encoding/json's decoder reads %q (ok %v)", payloads, err, want, ok)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, connector.ErrBadPayload) || payloads != nil {
 				t.Fatalf("Split = %d payloads, %v; a failure must be ErrBadPayload alone", len(payloads), err)
@@ -122,4 +128,21 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// decoderSplit reads a body that is not an array as Split did before it had
+// a fast path: with encoding/json's decoder, one value after the other; ok
+// is false when that fails or finds a value that is not an object.
+func decoderSplit(body []byte) (out [][]byte, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return out, errors.Is(err, io.EOF)
+		}
+		if raw[0] != '{' {
+			return nil, false
+		}
+		out = append(out, raw)
+	}
 }

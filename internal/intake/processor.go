@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,8 @@ type Processor struct {
 	jobs    JobInserter
 	log     *slog.Logger
 	wake    chan struct{}
-	batch   int
-	current int64 // the inbox row being triaged, for isolatePoison
+	batch   atomic.Int64 // inbox rows per batch, at most
+	current int64        // the inbox row being triaged, for isolatePoison
 	mu      sync.Mutex
 	stats   Stats
 	observe func(triage.Outcome)
@@ -77,7 +78,24 @@ func NewProcessor(db *sqlstore.DB, dir Directory, j JobInserter, log *slog.Logge
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), batch: 256, observe: observe}
+	p := &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), observe: observe}
+	p.batch.Store(int64(batchSize(db)))
+	return p
+}
+
+// SetBatch changes how many inbox rows a batch takes at most. Replay,
+// which no webhook waits on, takes larger batches than live intake.
+func (p *Processor) SetBatch(n int) { p.batch.Store(int64(max(n, 1))) }
+
+// batchSize is how many inbox rows one triage batch takes at most. On
+// PostgreSQL a batch's fixed costs (read-ahead, round trips, the commit's
+// WAL flush) are paid over more rows; on SQLite a batch holds the only
+// connection, and intake's group commits (the webhooks' 202s) wait for it.
+func batchSize(db *sqlstore.DB) int {
+	if db.Dialect().Name == sqlstore.SQLite.Name {
+		return 256
+	}
+	return 1024
 }
 
 // Wake tells the processor new rows are waiting.
@@ -138,11 +156,10 @@ func (p *Processor) isolatePoison(ctx context.Context, cause error) error {
 	if err := p.db.SQL().PingContext(ctx); err != nil {
 		return cause // the store is down: wait for it, quarantine nothing
 	}
-	saved := p.batch
-	p.batch = 1
+	saved := p.batch.Swap(1)
 	p.current = 0
 	_, err := p.Step(ctx)
-	p.batch = saved
+	p.batch.Store(saved)
 	if err == nil || !sqlstore.IsDataError(err) || p.current == 0 {
 		return err
 	}
@@ -182,7 +199,7 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 	var outcomes []triage.Outcome
 	err := p.db.InTx(ctx, func(tx *sqlstore.Tx) error {
 		delta, outcomes = Stats{}, nil
-		items, err := tx.ClaimPending(ctx, p.batch)
+		items, err := tx.ClaimPending(ctx, int(p.batch.Load()))
 		if err != nil || len(items) == 0 {
 			return err
 		}
@@ -192,14 +209,13 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		}
 		// Decode the whole batch first, so that what triage will ask of
 		// the store is read ahead in a few statements (sqlstore.Prime).
-		rows := make([]decodedRow, len(items))
+		rows := p.decodeRows(items)
+		p.current = items[len(items)-1].ID // alone in a batch (isolatePoison), a read-ahead failure is this row's
 		var all []alert.Alert
-		for i, it := range items {
-			p.current = it.ID // alone in a batch (isolatePoison), a read-ahead failure is this row's
-			rows[i] = p.decodeRow(it)
-			all = append(all, rows[i].alerts...)
+		for _, r := range rows {
+			all = append(all, r.alerts...)
 		}
-		if err := tx.Prime(ctx, all, sqlstore.Windows{Prevalence: triage.PrevalenceWindow, Host: triage.HostWindow}); err != nil {
+		if err := tx.Prime(ctx, all, sqlstore.Windows{Prevalence: triage.PrevalenceWindow, Host: triage.HostWindow, Spread: triage.SpreadWindow}); err != nil {
 			return err
 		}
 		var args []river.JobArgs
@@ -255,6 +271,23 @@ type decodedRow struct {
 	src    SourceInfo
 	alerts []alert.Alert
 	bad    string // quarantine reason
+}
+
+// decodeRows decodes a batch's rows on every core: decoding is pure CPU,
+// and the batch's statements wait for all of it.
+func (p *Processor) decodeRows(items []sqlstore.InboxItem) []decodedRow {
+	rows := make([]decodedRow, len(items))
+	workers := min(runtime.GOMAXPROCS(0), len(items)/16+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(items); i += workers {
+				rows[i] = p.decodeRow(items[i])
+			}
+		})
+	}
+	wg.Wait()
+	return rows
 }
 
 // decodeRow decodes one inbox row and stamps its alerts with where and

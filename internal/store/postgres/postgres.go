@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -29,6 +30,10 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(16)
+	// Keep them open: database/sql keeps 2 idle by default, so a busy node
+	// closed and reopened connections all the time, each preparing River's
+	// and triage's statements again.
+	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect postgres: %w", err)
@@ -37,7 +42,12 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	return sqlstore.New(db, sqlstore.Postgres), nil
+	d := sqlstore.Postgres
+	// Statements built per call are described and run on the unnamed
+	// statement: the same two round trips as preparing them, without
+	// evicting the reused statements from pgx's cache.
+	d.OneOff = []any{pgx.QueryExecModeDescribeExec}
+	return sqlstore.New(db, d), nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

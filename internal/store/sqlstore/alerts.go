@@ -43,6 +43,9 @@ func (tx *Tx) AlertSeen(ctx context.Context, tenant, source, vendorID string) (b
 			return seen, nil
 		}
 	}
+	if err := tx.flushAlerts(ctx); err != nil {
+		return false, err
+	}
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM alerts WHERE tenant=$1 AND source=$2 AND vendor_id=$3`,
 		tenant, source, vendorID).Scan(&one)
@@ -55,12 +58,15 @@ func (tx *Tx) AlertSeen(ctx context.Context, tenant, source, vendorID string) (b
 	return true, nil
 }
 
-// InsertAlert stores a decoded alert.
-func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
+const alertCols = `tenant, source, vendor, vendor_id, inbox_id, incident_id,
+	disposition, fingerprint, pattern, host_key, sha256, score, reason, event_time, received_at, data`
+
+// alertValues are an alert row's values in alertCols' order.
+func alertValues(r *AlertRow) ([]any, error) {
 	a := &r.Alert
 	data, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("encode alert: %w", err)
+		return nil, fmt.Errorf("encode alert: %w", err)
 	}
 	hash := a.SuspiciousHash()
 	if r.NoSpread {
@@ -70,15 +76,31 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 	if r.IncidentID != 0 {
 		inc = r.IncidentID
 	}
-	id, err := insertID(ctx, tx, `INSERT INTO alerts (tenant, source, vendor, vendor_id, inbox_id, incident_id,
-		disposition, fingerprint, pattern, host_key, sha256, score, reason, event_time, received_at, data)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
-		a.Tenant, a.Source, a.Vendor, a.VendorID, r.InboxID, inc, r.Disposition, a.Fingerprint(), a.Pattern(),
-		alert.HostKey(a.Host), hash, r.Score, r.Reason, micros(a.EventTime), micros(a.Received), string(data))
+	return []any{a.Tenant, a.Source, a.Vendor, a.VendorID, r.InboxID, inc, r.Disposition, a.Fingerprint(), a.Pattern(),
+		alert.HostKey(a.Host), hash, r.Score, r.Reason, micros(a.EventTime), micros(a.Received), string(data)}, nil
+}
+
+// InsertAlert stores a decoded alert and sets its ID.
+//
+// In a triage batch (a primed transaction) the row is written at commit
+// with the batch's other alerts, in multi-row statements, and its ID stays
+// 0; reads of the alerts table in the transaction write the kept rows first.
+func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
+	a := &r.Alert
+	vals, err := alertValues(r)
 	if err != nil {
-		return fmt.Errorf("insert alert %s: %w", a.VendorID, err)
+		return err
 	}
-	r.ID = id
+	if tx.primed != nil {
+		tx.behind.alerts = append(tx.behind.alerts, vals)
+	} else {
+		id, err := insertID(ctx, tx, `INSERT INTO alerts (`+alertCols+`)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`, vals...)
+		if err != nil {
+			return fmt.Errorf("insert alert %s: %w", a.VendorID, err)
+		}
+		r.ID = id
+	}
 	tx.noteHostIPs(a)
 	tx.behind.rollupAlert(r)
 	if tx.primed != nil {
@@ -131,6 +153,9 @@ func (db *DB) IncidentAlerts(ctx context.Context, tenant string, incidentID int6
 
 // IncidentAlerts returns the alerts of an incident inside the transaction.
 func (tx *Tx) IncidentAlerts(ctx context.Context, tenant string, incidentID int64) ([]AlertRow, error) {
+	if err := tx.flushAlerts(ctx); err != nil {
+		return nil, err
+	}
 	return alertRows(ctx, tx, `WHERE tenant=$1 AND incident_id=$2 ORDER BY id`, tenant, incidentID)
 }
 
@@ -195,4 +220,14 @@ func (db *DB) IncidentVendors(ctx context.Context, tenant string) (map[int64][]s
 		out[id] = append(out[id], v)
 	}
 	return out, rows.Err()
+}
+
+// flushAlerts writes the alerts kept for commit (see InsertAlert).
+func (tx *Tx) flushAlerts(ctx context.Context) error {
+	rows := tx.behind.alerts
+	tx.behind.alerts = nil
+	if err := tx.execRows(ctx, "INSERT INTO alerts ("+alertCols+") VALUES ", rows, "", nil); err != nil {
+		return fmt.Errorf("insert alerts: %w", err)
+	}
+	return nil
 }

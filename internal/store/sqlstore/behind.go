@@ -9,14 +9,16 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-// Writes nobody reads back inside the transaction that makes them — audit
-// entries and the end state of inbox rows — are kept in the Tx and written
-// in multi-row statements just before commit. A triage batch of hundreds of
-// alerts then costs two statements for them instead of one round trip per
-// row, which is what bounds throughput on PostgreSQL.
+// Writes a transaction seldom reads back — audit entries, the end state of
+// inbox rows, and in a triage batch the alert rows, incident updates and
+// notes — are kept in the Tx and written in multi-row statements just before
+// commit, or before a statement that reads their table. A triage batch of
+// hundreds of alerts then costs a few statements for them instead of one
+// round trip per row, which is what bounds throughput on PostgreSQL.
 
 // behind holds a transaction's deferred writes.
 type behind struct {
+	alerts    [][]any // alert rows (alertCols) kept in a triage batch
 	audits    []AuditEntry
 	finishes  []finish
 	incidents map[int64]*ticket.Incident // kept updates, by id
@@ -80,12 +82,12 @@ func (tx *Tx) rows() int {
 // flush writes the deferred rows. InTx calls it before commit; readers of
 // the deferred tables inside a transaction call it first.
 func (tx *Tx) flush(ctx context.Context) error {
-	for _, id := range tx.behind.order {
-		if err := tx.updateIncident(ctx, tx.behind.incidents[id]); err != nil {
-			return err
-		}
+	if err := tx.flushAlerts(ctx); err != nil {
+		return err
 	}
-	tx.behind.order, tx.behind.incidents = nil, nil
+	if err := tx.flushIncidents(ctx); err != nil {
+		return err
+	}
 	if err := tx.flushHostIPs(ctx); err != nil {
 		return err
 	}
@@ -129,10 +131,44 @@ func (tx *Tx) flushFinishes(ctx context.Context) error {
 	return nil
 }
 
+// flushIncidents writes the kept incident updates in multi-row statements.
+func (tx *Tx) flushIncidents(ctx context.Context) error {
+	if len(tx.behind.order) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(tx.behind.order))
+	for i, id := range tx.behind.order {
+		in := tx.behind.incidents[id]
+		rows[i] = []any{in.Tenant, in.ID, string(in.Status), string(in.Verdict), string(in.Priority), in.Severity, in.Score,
+			boolInt(in.NeedsHuman), in.Title, jsonText(nonNil(in.Hosts)), jsonText(nonNil(in.Techniques)), jsonText(in.Evidence),
+			in.AlertCount, micros(in.LastSeen), micros(in.UpdatedAt)}
+	}
+	tx.behind.order, tx.behind.incidents = nil, nil
+	n, err := tx.execRowsN(ctx, `UPDATE incidents SET status = v.column3, verdict = v.column4, priority = v.column5,
+		severity = v.column6, score = v.column7, needs_human = v.column8, title = v.column9, hosts = v.column10,
+		techniques = v.column11, evidence = v.column12, alert_count = v.column13, last_seen = v.column14,
+		updated_at = v.column15 FROM (VALUES `, rows, ") AS v WHERE incidents.tenant = v.column1 AND incidents.id = v.column2",
+		[]string{"TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT"})
+	if err != nil {
+		return fmt.Errorf("update incidents: %w", err)
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("update incidents: %d of %d rows: %w", n, len(rows), ErrNotFound)
+	}
+	return nil
+}
+
 // execRows runs head, then rows as "($1,$2,…),(…)" — each parameter in
 // CAST(… AS type) where casts names one — then tail, in statements of at
 // most tx.rows() rows.
 func (tx *Tx) execRows(ctx context.Context, head string, rows [][]any, tail string, casts []string) error {
+	_, err := tx.execRowsN(ctx, head, rows, tail, casts)
+	return err
+}
+
+// execRowsN is execRows returning how many rows the statements changed.
+func (tx *Tx) execRowsN(ctx context.Context, head string, rows [][]any, tail string, casts []string) (int64, error) {
+	var total int64
 	for start := 0; start < len(rows); start += tx.rows() {
 		part := rows[start:min(start+tx.rows(), len(rows))]
 		var b strings.Builder
@@ -157,11 +193,14 @@ func (tx *Tx) execRows(ctx context.Context, head string, rows [][]any, tail stri
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, b.String(), tx.oneOff(args)...)
+		if err != nil {
+			return total, err
 		}
+		n, _ := res.RowsAffected()
+		total += n
 	}
-	return nil
+	return total, nil
 }
 
 type noteRow struct {

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -23,6 +24,12 @@ type Dialect struct {
 	// TenantLock serialises triage per tenant across nodes; empty when the
 	// database has a single writer anyway.
 	TenantLock string
+	// OneOff goes before the arguments of a statement whose text is built
+	// for the call (multi-row writes, IN lists): an option telling the
+	// driver not to prepare and cache it, where caching it would only push
+	// the statements that are reused (River's polling, triage's lookups)
+	// out of the driver's cache. PostgreSQL (pgx): set by package postgres.
+	OneOff []any
 }
 
 // SQLite and Postgres are the two dialects.
@@ -116,6 +123,14 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.tx.QueryRowContext(ctx, query, args...)
+}
+
+// oneOff prefixes args of a statement built for this call (see Dialect.OneOff).
+func (tx *Tx) oneOff(args []any) []any {
+	if len(tx.dialect.OneOff) == 0 {
+		return args
+	}
+	return slices.Concat(tx.dialect.OneOff, args)
 }
 
 // SQL returns the transaction, for River's InsertManyTx.

@@ -205,6 +205,16 @@ func (tx *Tx) openIncidentByKey(ctx context.Context, kind, tenant, key string, s
 // OpenIncidentByHash finds an open incident holding an alert with this
 // SHA-256 on another host, seen since the given time (lateral spread).
 func (tx *Tx) OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey string, since time.Time) (*ticket.Incident, error) {
+	if tx.primed != nil && sha256 != "" {
+		if id, ok := tx.primed.hashIncident(tenant, sha256, hostKey, micros(since)); ok {
+			if id == 0 {
+				return nil, nil
+			}
+			if in, err := tx.primedIncident(ctx, tenant, id); !errors.Is(err, ErrNotFound) {
+				return in, err
+			}
+		}
+	}
 	return tx.openIncidentVia(ctx, `$2 <> '' AND sha256=$2 AND host_key <> $3 AND received_at >= $4`, tenant, sha256, hostKey, micros(since))
 }
 
@@ -213,6 +223,9 @@ func (tx *Tx) OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey st
 // a DISTINCT subquery that the planner keeps apart: joined the other way
 // round, PostgreSQL's generic plans walked every incident backwards.
 func (tx *Tx) openIncidentVia(ctx context.Context, alertCond string, args ...any) (*ticket.Incident, error) {
+	if err := tx.flushAlerts(ctx); err != nil {
+		return nil, err
+	}
 	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i
 		JOIN (SELECT DISTINCT incident_id FROM alerts WHERE tenant=$1 AND incident_id IS NOT NULL AND `+alertCond+`) a
 		ON a.incident_id = i.id WHERE i.tenant=$1 AND i.status='open' ORDER BY i.id DESC LIMIT 1`, args...)

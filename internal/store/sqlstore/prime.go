@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,11 +12,13 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-// A triage batch asks the same three questions of every alert: was it
-// stored already, is its fingerprint in an open incident, and how prevalent
-// is its pattern. Prime answers them for the whole batch in a few
-// statements; AlertSeen, OpenIncidentByFingerprint and PrevalenceWith then
-// answer from memory, and InsertAlert keeps the answers true as the batch
+// A triage batch asks the same questions of every alert: was it stored
+// already, is its fingerprint in an open incident, is there an open incident
+// on its host, or with its hash on another host, and how prevalent is its
+// pattern. Prime answers them for the whole batch in a few statements, and
+// loads the open incidents they name; AlertSeen, OpenIncidentByFingerprint,
+// OpenIncidentByHost, OpenIncidentByHash and PrevalenceWith then answer from
+// memory, and InsertAlert keeps the answers true as the batch
 // adds alerts. The transaction holds the tenants' triage locks, so no one
 // else adds alerts meanwhile. Questions about alerts not primed go to the
 // database as before.
@@ -29,11 +32,21 @@ type primed struct {
 	// with the latest receipt of each, read back to hostSince.
 	hosts     map[fpKey]map[int64]int64
 	hostSince int64
+	// hashes maps a primed SHA-256 to the (host, incident) pairs of the
+	// alerts that carry it for spread, with the latest receipt of each,
+	// read back to hashSince; open holds the open incidents known.
+	hashes    map[fpKey]map[hostInc]int64
+	hashSince int64
+	open      map[int64]bool
 	loaded    map[int64]*ticket.Incident  // incidents read in this batch, as read
 	allow     map[string][]AllowlistEntry // per tenant: entries applied PCRs made
 }
 
 type seenKey struct{ tenant, source, vendorID string }
+type hostInc struct {
+	host string
+	inc  int64
+}
 type fpKey struct{ tenant, key string }
 
 // sightings are a pattern's (host, day) groups with the latest receipt in
@@ -49,17 +62,17 @@ type sighting struct {
 
 const microsPerDay = 86400000000
 
-// Windows are how far back triage looks: for prevalence, and for an open
-// incident on the same host.
+// Windows are how far back triage looks: for prevalence, for an open
+// incident on the same host, and for the same hash on other hosts.
 type Windows struct {
-	Prevalence, Host time.Duration
+	Prevalence, Host, Spread time.Duration
 }
 
 // Prime reads ahead what triage will ask about alerts (stored with Tenant,
 // Source and Received set), looking back as far as w says.
 func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, w Windows) error {
 	p := &primed{seen: map[seenKey]bool{}, fp: map[fpKey]int64{}, prev: map[fpKey]*sightings{},
-		hosts: map[fpKey]map[int64]int64{}}
+		hosts: map[fpKey]map[int64]int64{}, hashes: map[fpKey]map[hostInc]int64{}, open: map[int64]bool{}}
 	byTenant := map[string][]*alert.Alert{}
 	var earliest time.Time
 	for i := range alerts {
@@ -71,6 +84,7 @@ func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, w Windows) error 
 	}
 	p.since = micros(earliest.Add(-w.Prevalence))
 	p.hostSince = micros(earliest.Add(-w.Host))
+	p.hashSince = micros(earliest.Add(-w.Spread))
 	for tenant, as := range byTenant {
 		if err := tx.primeTenant(ctx, p, tenant, as); err != nil {
 			return fmt.Errorf("prime triage batch: %w", err)
@@ -81,7 +95,7 @@ func (tx *Tx) Prime(ctx context.Context, alerts []alert.Alert, w Windows) error 
 }
 
 func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*alert.Alert) error {
-	var fps, pats, hosts []string
+	var fps, pats, hosts, hashes []string
 	ids := map[string][]string{} // per source: the unique key is (tenant, source, vendor_id)
 	for _, a := range as {
 		k := seenKey{tenant, a.Source, a.VendorID}
@@ -98,6 +112,12 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		if _, ok := p.hosts[hk]; !ok {
 			p.hosts[hk] = map[int64]int64{}
 			hosts = append(hosts, hk.key)
+		}
+		if h := a.SuspiciousHash(); h != "" {
+			if _, ok := p.hashes[fpKey{tenant, h}]; !ok {
+				p.hashes[fpKey{tenant, h}] = map[hostInc]int64{}
+				hashes = append(hashes, h)
+			}
 		}
 		pk := fpKey{tenant, a.Pattern()}
 		if _, ok := p.prev[pk]; !ok {
@@ -121,6 +141,7 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 			}
 		}
 	}
+	fpIncs := map[int64]bool{}
 	for part := range chunks(fps) {
 		err := tx.eachRow(ctx, `SELECT k.key, MAX(k.incident_id) FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
 			WHERE k.tenant=$1 AND k.kind='fp' AND i.tenant=$1 AND i.status='open' AND k.key IN (`+placeholders(2, len(part))+`)
@@ -132,6 +153,7 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 					return err
 				}
 				p.fp[fpKey{tenant, fp}] = inc
+				fpIncs[inc] = true
 				return nil
 			})
 		if err != nil {
@@ -154,20 +176,20 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 			return err
 		}
 	}
-	// Two plain queries rather than a join: the incidents of the batch's
-	// hosts from the incident_keys rollup, then which of them are open.
-	type hostInc struct {
-		host   string
-		inc    int64
+	// Plain queries rather than joins: the incidents of the batch's hosts
+	// from the incident_keys rollup, the incidents holding the batch's
+	// hashes, then which of them are open.
+	type hostLatest struct {
+		hostInc
 		latest int64
 	}
-	var found []hostInc
+	var found []hostLatest
 	incs := map[int64]bool{}
 	for part := range chunks(hosts) {
 		err := tx.eachRow(ctx, `SELECT key, incident_id, latest FROM incident_keys
 			WHERE tenant=$1 AND kind='host' AND key IN (`+placeholders(3, len(part))+`) AND latest >= $2`,
 			append([]any{tenant, p.hostSince}, part...), func(scan func(...any) error) error {
-				var h hostInc
+				var h hostLatest
 				if err := scan(&h.host, &h.inc, &h.latest); err != nil {
 					return err
 				}
@@ -179,18 +201,53 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 			return err
 		}
 	}
+	for part := range chunks(hashes) {
+		err := tx.eachRow(ctx, `SELECT sha256, host_key, incident_id, MAX(received_at) FROM alerts
+			WHERE tenant=$1 AND sha256 IN (`+placeholders(3, len(part))+`) AND received_at >= $2 AND incident_id IS NOT NULL
+			GROUP BY sha256, host_key, incident_id`,
+			append([]any{tenant, p.hashSince}, part...), func(scan func(...any) error) error {
+				var hash string
+				var h hostLatest
+				if err := scan(&hash, &h.host, &h.inc, &h.latest); err != nil {
+					return err
+				}
+				p.hashes[fpKey{tenant, hash}][h.hostInc] = h.latest
+				if _, ok := incs[h.inc]; !ok {
+					incs[h.inc] = false
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	// Which of them are open, loading those (and the fingerprints' open
+	// incidents) once for the batch rather than one statement each.
 	var incIDs []string
 	for id := range incs {
 		incIDs = append(incIDs, strconv.FormatInt(id, 10))
 	}
+	for id := range fpIncs {
+		if _, ok := incs[id]; !ok {
+			incIDs = append(incIDs, strconv.FormatInt(id, 10))
+		}
+	}
+	slices.Sort(incIDs)
 	for part := range chunks(incIDs) {
-		err := tx.eachRow(ctx, `SELECT id FROM incidents WHERE tenant=$1 AND status='open' AND id IN (`+placeholders(2, len(part))+`)`,
+		err := tx.eachRow(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 AND status='open' AND id IN (`+placeholders(2, len(part))+`)`,
 			append([]any{tenant}, part...), func(scan func(...any) error) error {
-				var id int64
-				if err := scan(&id); err != nil {
+				in, err := scanIncident(scanner(scan))
+				if err != nil {
 					return err
 				}
-				incs[id] = true
+				if _, ok := incs[in.ID]; ok {
+					incs[in.ID] = true
+				}
+				p.open[in.ID] = true
+				if p.loaded == nil {
+					p.loaded = map[int64]*ticket.Incident{}
+				}
+				p.loaded[in.ID] = in
 				return nil
 			})
 		if err != nil {
@@ -221,9 +278,32 @@ func (p *primed) hostIncident(tenant, host string, since int64) (id int64, ok bo
 	return id, true
 }
 
+// hashIncident answers OpenIncidentByHash for a primed hash: the newest
+// open incident with an alert carrying it on another host since the given
+// time (0: none); ok is false when the hash was not primed that far back.
+func (p *primed) hashIncident(tenant, hash, host string, since int64) (id int64, ok bool) {
+	hs, found := p.hashes[fpKey{tenant, hash}]
+	if !found || since < p.hashSince {
+		return 0, false
+	}
+	for hi, latest := range hs {
+		if hi.host != host && latest >= since && p.open[hi.inc] && hi.inc > id {
+			id = hi.inc
+		}
+	}
+	return id, true
+}
+
 // sawAlert keeps the primed answers true after an alert is stored.
 func (p *primed) sawAlert(r *AlertRow) {
 	a := &r.Alert
+	if r.IncidentID != 0 {
+		p.open[r.IncidentID] = true // triage adds alerts to open incidents only
+		if hs, ok := p.hashes[fpKey{a.Tenant, a.SuspiciousHash()}]; ok && !r.NoSpread {
+			k := hostInc{alert.HostKey(a.Host), r.IncidentID}
+			hs[k] = max(hs[k], micros(a.Received))
+		}
+	}
 	k := seenKey{a.Tenant, a.Source, a.VendorID}
 	if _, ok := p.seen[k]; ok {
 		p.seen[k] = true
@@ -262,9 +342,15 @@ func (p *primed) prevalence(tenant, pattern string, since int64, host string, at
 	return len(hs), len(ds), true
 }
 
-// eachRow runs a query and calls fn for every row.
+// scanner adapts a scan function to scanIncident's argument.
+type scanner func(...any) error
+
+func (f scanner) Scan(dest ...any) error { return f(dest...) }
+
+// eachRow runs a query built for this call (an IN list) and calls fn for
+// every row.
 func (tx *Tx) eachRow(ctx context.Context, q string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, q, tx.oneOff(args)...)
 	if err != nil {
 		return err
 	}

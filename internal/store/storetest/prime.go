@@ -16,6 +16,7 @@ type primeAnswers struct {
 	Seen         bool
 	FPIncident   int64
 	HostIncident int64
+	HashIncident int64
 	Hosts, Days  int
 }
 
@@ -41,6 +42,13 @@ func askAll(ctx context.Context, tx *sqlstore.Tx, as []alert.Alert, window time.
 		if hinc != nil {
 			p.HostIncident = hinc.ID
 		}
+		xinc, err := tx.OpenIncidentByHash(ctx, a.Tenant, a.SuspiciousHash(), alert.HostKey(a.Host), a.Received.Add(-7*24*time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if xinc != nil {
+			p.HashIncident = xinc.ID
+		}
 		if p.Hosts, p.Days, err = tx.PrevalenceWith(ctx, a.Tenant, a.Pattern(), a.Received.Add(-window), alert.HostKey(a.Host), a.Received); err != nil {
 			return nil, err
 		}
@@ -50,7 +58,8 @@ func askAll(ctx context.Context, tx *sqlstore.Tx, as []alert.Alert, window time.
 }
 
 // testPrimeAgrees checks that a primed transaction answers AlertSeen,
-// OpenIncidentByFingerprint and PrevalenceWith exactly as the database does,
+// OpenIncidentByFingerprint, OpenIncidentByHost, OpenIncidentByHash and
+// PrevalenceWith exactly as the database does,
 // before and after the batch stores alerts of its own.
 func testPrimeAgrees(t *testing.T, db *sqlstore.DB) {
 	const window = 14 * 24 * time.Hour
@@ -74,7 +83,7 @@ func testPrimeAgrees(t *testing.T, db *sqlstore.DB) {
 		err := db.InTx(t.Context(), func(tx *sqlstore.Tx) error {
 			ctx := t.Context()
 			if prime {
-				if err := tx.Prime(ctx, batch, sqlstore.Windows{Prevalence: window, Host: 24 * time.Hour}); err != nil {
+				if err := tx.Prime(ctx, batch, sqlstore.Windows{Prevalence: window, Host: 24 * time.Hour, Spread: 7 * 24 * time.Hour}); err != nil {
 					return err
 				}
 			}
@@ -111,7 +120,8 @@ func testPrimeAgrees(t *testing.T, db *sqlstore.DB) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("primed answers differ from the database's:\n got %v\nwant %v", got, want)
 	}
-	if want[0].Seen != true || want[1].Seen != false || want[0].FPIncident != inc || want[1].Hosts < 2 {
+	if want[0].Seen != true || want[1].Seen != false || want[0].FPIncident != inc || want[1].Hosts < 2 ||
+		want[1].HashIncident != inc || want[0].HashIncident != 0 {
 		t.Errorf("fixture answers look wrong: %v", want[:4])
 	}
 }
