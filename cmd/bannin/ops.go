@@ -26,6 +26,24 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 // open opens an existing store with an insert-only job client (jobs queued
 // here are run by the serving bannin). Without --tenant, a store that holds
 // exactly one tenant means that one.
+// openContract opens the store and loads the tenant's contract from its
+// stored tenant file, so that clocks can be shown.
+func (f *storeFlags) openContract(ctx context.Context) (*app.App, error) {
+	a, err := f.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := contractTenant(ctx, a.DB, f.tenant)
+	if err == nil {
+		err = a.LoadContract(t)
+	}
+	if err != nil {
+		a.Close(ctx)
+		return nil, err
+	}
+	return a, nil
+}
+
 func (f *storeFlags) open(ctx context.Context) (*app.App, error) {
 	if !strings.Contains(f.db, "://") {
 		if _, err := os.Stat(strings.TrimPrefix(f.db, "sqlite:")); err != nil {
@@ -183,7 +201,7 @@ func newIncident() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := sf.open(cmd.Context())
+			a, err := sf.openContract(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -92,6 +92,23 @@ func (a *App) addTenant(ctx context.Context, t *tenant.Tenant) error {
 	return nil
 }
 
+// LoadContract makes a tenant's contract (hours, clocks, routes) known to
+// an App that does not run the tenant: the CLI reading a store, where the
+// tenant file as stored is parsed without its secret files. It starts no
+// source and records nothing; a tenant already running is left as it is.
+func (a *App) LoadContract(t *tenant.Tenant) error {
+	pol, err := policy.New(t)
+	if err != nil {
+		return err
+	}
+	a.dir.mu.Lock()
+	defer a.dir.mu.Unlock()
+	if _, ok := a.dir.tenants[t.ID]; !ok {
+		a.dir.tenants[t.ID] = &runtimeTenant{triage: &triage.Tenant{Tenant: t, Policy: pol}, sources: map[string]*runtimeSource{}}
+	}
+	return nil
+}
+
 func (a *App) connect(t *tenant.Tenant, s tenant.Source, tt *triage.Tenant) (*runtimeSource, error) {
 	v, err := connector.Lookup(s.Vendor)
 	if err != nil {
