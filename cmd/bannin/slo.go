@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/meter"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
@@ -24,34 +26,24 @@ func newSLO() *cobra.Command {
 		Long: `Print the SLO attainment of a tenant's month (in its time zone) under the
 contract in its stored tenant file: the notification and first-response
 clocks of every incident that needed a human and was first seen in the
-month, and the PCR clock (receipt → applied or refused, slo.pcr business
-days) of every PCR ticket received in it. Attainment is met ÷ (met +
+month, the PCR clock (receipt → applied or refused, slo.pcr business days)
+of every PCR ticket received in it, and the clock of the monthly report
+that falls due in it (the previous month's; see 'bannin report sent'). Attainment is met ÷ (met +
 breached); running clocks and those in slo.exclude periods do not count.
 The breached clocks follow, each with its object, due time and stop. Text
 in the tenant's language (ja or en), or JSON with --json. See docs/slo.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := meter.ParseMonth(month)
-			if err != nil {
-				return fmt.Errorf("--month: %w", err)
-			}
-			a, err := f.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
-			t, err := contractTenant(cmd.Context(), a.DB, f.tenant)
-			if err != nil {
-				return err
-			}
-			rep, err := a.Attainment(cmd.Context(), t, m)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSONFile(cmd.OutOrStdout(), "", rep)
-			}
-			return rep.WriteText(cmd.OutOrStdout())
+			return withContract(cmd.Context(), &f, month, func(a *app.App, t *tenant.Tenant, m meter.Month) error {
+				rep, err := a.Attainment(cmd.Context(), t, m)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSONFile(cmd.OutOrStdout(), "", rep)
+				}
+				return rep.WriteText(cmd.OutOrStdout())
+			})
 		},
 	}
 	f.register(report)
@@ -62,13 +54,32 @@ in the tenant's language (ja or en), or JSON with --json. See docs/slo.md.`,
 	return cmd
 }
 
+// withContract parses --month, opens the store and runs fn with the
+// tenant's contract.
+func withContract(ctx context.Context, f *storeFlags, month string, fn func(*app.App, *tenant.Tenant, meter.Month) error) error {
+	m, err := meter.ParseMonth(month)
+	if err != nil {
+		return fmt.Errorf("--month: %w", err)
+	}
+	a, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close(ctx)
+	t, err := contractTenant(ctx, a.DB, f.tenant)
+	if err != nil {
+		return err
+	}
+	return fn(a, t, m)
+}
+
 // contractTenant parses a tenant's file as stored, without the files it
 // names: its contract (hours, clocks, routes) for reports.
 func contractTenant(ctx context.Context, db *sqlstore.DB, id string) (*tenant.Tenant, error) {
-	if _, err := storedTenant(ctx, db, id); err != nil {
-		return nil, err // names the tenants the store holds
-	}
 	rec, err := db.Tenant(ctx, id)
+	if errors.Is(err, sqlstore.ErrNotFound) {
+		_, err = storedTenant(ctx, db, id) // names the tenants the store holds
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -96,33 +107,22 @@ prints the first. --at is RFC 3339 or a date (midnight in the tenant's
 zone), default now; a report cannot be sent before its period ends.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := meter.ParseMonth(month)
-			if err != nil {
-				return fmt.Errorf("--month: %w", err)
-			}
-			a, err := f.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer a.Close(cmd.Context())
-			t, err := contractTenant(cmd.Context(), a.DB, f.tenant)
-			if err != nil {
-				return err
-			}
-			when, err := parseAt(at, t.Location)
-			if err != nil {
-				return err
-			}
-			r, fresh, err := a.RecordMonthlyReport(cmd.Context(), t, m, when, by, note)
-			if err != nil {
-				return err
-			}
-			if !fresh {
-				fmt.Fprintf(cmd.OutOrStdout(), "the %s report for %s was already recorded as sent by %s at %s\n", r.Kind, r.Period, r.By, r.At.Format(time.RFC3339))
+			return withContract(cmd.Context(), &f, month, func(a *app.App, t *tenant.Tenant, m meter.Month) error {
+				when, err := parseAt(at, t.Location)
+				if err != nil {
+					return err
+				}
+				r, fresh, err := a.RecordMonthlyReport(cmd.Context(), t, m, when, by, note)
+				if err != nil {
+					return err
+				}
+				if !fresh {
+					fmt.Fprintf(cmd.OutOrStdout(), "the %s report for %s was already recorded as sent by %s at %s\n", r.Kind, r.Period, r.By, r.At.Format(time.RFC3339))
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "the %s report for %s recorded as sent at %s\n", r.Kind, r.Period, r.At.In(t.Location).Format(time.RFC3339))
 				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "the %s report for %s recorded as sent at %s\n", r.Kind, r.Period, r.At.In(t.Location).Format(time.RFC3339))
-			return nil
+			})
 		},
 	}
 	f.register(sent)

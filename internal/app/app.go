@@ -161,8 +161,19 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if !a.cfg.VirtualTime {
 		a.wg.Add(2)
-		go func() { defer a.wg.Done(); a.sweepUnanswered(ctx) }()
-		go func() { defer a.wg.Done(); a.escalationLoop(ctx) }()
+		// The 72-hour sweep (seed 003) each minute; escalation steps and
+		// SLO warnings each escalateEvery.
+		go func() {
+			defer a.wg.Done()
+			a.every(ctx, sweepEvery, map[string]func(context.Context) error{"unanswered-customer": a.SweepUnanswered})
+		}()
+		go func() {
+			defer a.wg.Done()
+			a.every(ctx, escalateEvery, map[string]func(context.Context) error{
+				"escalation": func(ctx context.Context) error { _, err := a.SweepEscalations(ctx); return err },
+				"SLO":        func(ctx context.Context) error { _, err := a.SweepSLO(ctx); return err },
+			})
+		}()
 	}
 	if err := a.startListeners(ctx); err != nil {
 		a.closeListeners()

@@ -135,8 +135,7 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 	}
 	// The monthly report whose clock starts in this month: the previous
 	// month's, due slo.monthly_report business days after this start day.
-	prev := m
-	prev.Year, prev.Month = prevMonth(m)
+	prev := m.Prev()
 	if c, err := a.MonthlyReportClock(ctx, t, prev); err != nil {
 		return nil, err
 	} else if !c.Started.After(a.cfg.Clock()) {
@@ -157,13 +156,6 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 	}
 	slices.SortStableFunc(out.Misses, func(x, y ClockMiss) int { return x.Started.Compare(y.Started) })
 	return out, nil
-}
-
-func prevMonth(m meter.Month) (int, time.Month) {
-	if m.Month == time.January {
-		return m.Year - 1, time.December
-	}
-	return m.Year, m.Month - 1
 }
 
 // MonthlyReportClock is the clock of the monthly report for month m (the

@@ -38,26 +38,6 @@ const (
 	StepPassed       = "passed" // overtaken by a later step due at the same sweep
 )
 
-// escalationLoop runs the escalation and SLO sweeps until ctx ends. Of
-// several nodes, the holder of each sweep's lease runs it.
-func (a *App) escalationLoop(ctx context.Context) {
-	t := time.NewTicker(escalateEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := a.SweepEscalations(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("escalation sweep", "err", err)
-		}
-		if _, err := a.SweepSLO(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("SLO sweep", "err", err)
-		}
-	}
-}
-
 // chainOf returns the escalation route of an incident: the first route
 // for its severity, made stricter in DFIR mode.
 func chainOf(t *tenant.Tenant, inc *ticket.Incident) (tenant.Route, bool) {
@@ -192,7 +172,7 @@ func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chain
 		if ack, err := tx.IncidentAck(ctx, t.ID, inc.ID); err != nil || ack != nil {
 			return err
 		}
-		if now, err := tx.Incident(ctx, t.ID, inc.ID); err != nil || now.Status != ticket.StatusOpen || now.Verdict == ticket.VerdictFalsePositive {
+		if cur, err := tx.Incident(ctx, t.ID, inc.ID); err != nil || cur.Status != ticket.StatusOpen || cur.Verdict == ticket.VerdictFalsePositive {
 			return err
 		}
 		took, err := tx.TakeStep(ctx, t.ID, inc.ID, sqlstore.EscalationStep{Round: st.Round, Step: st.Step, Due: due, Fired: stamp, Outcome: outcome})

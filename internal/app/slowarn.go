@@ -70,7 +70,7 @@ func (a *App) SweepSLO(ctx context.Context) (ran bool, err error) {
 					continue
 				}
 				budget, _ := cv.target(c.Name, inc)
-				if err := a.signal(ctx, rt, inc, c, budget, now); err != nil {
+				if err := a.signal(ctx, rt, cv.cal, inc, c, budget, now); err != nil {
 					return true, err
 				}
 			}
@@ -80,12 +80,8 @@ func (a *App) SweepSLO(ctx context.Context) (ran bool, err error) {
 }
 
 // signal raises what a running clock has reached by now.
-func (a *App) signal(ctx context.Context, rt *runtimeTenant, inc *ticket.Incident, c slo.Clock, budget time.Duration, now time.Time) error {
+func (a *App) signal(ctx context.Context, rt *runtimeTenant, cal *slo.Calendar, inc *ticket.Incident, c slo.Clock, budget time.Duration, now time.Time) error {
 	t := rt.triage.Tenant
-	cal, err := slo.NewCalendar(t.Hours, t.Location, true)
-	if err != nil {
-		return err
-	}
 	var reached []sqlstore.Signal
 	for _, p := range t.SLO.WarnAt {
 		if at := slo.WarnAt(cal, c.Started, budget, p); !now.Before(at) {

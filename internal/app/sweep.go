@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
@@ -11,11 +13,11 @@ import (
 // not answered for sqlstore.CustomerWait.
 const sweepEvery = time.Minute
 
-// sweepUnanswered turns Suspicious the incidents whose ticket has waited on
-// the customer for 72 hours (seed 003). Of several nodes, the one holding
-// the sweep's lease runs it.
-func (a *App) sweepUnanswered(ctx context.Context) {
-	t := time.NewTicker(sweepEvery)
+// every runs the named sweeps each period until ctx ends, logging their
+// errors. Each sweep takes its own lease, so of several nodes one runs it.
+func (a *App) every(ctx context.Context, period time.Duration, sweeps map[string]func(context.Context) error) {
+	names := slices.Sorted(maps.Keys(sweeps))
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
@@ -23,8 +25,10 @@ func (a *App) sweepUnanswered(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := a.SweepUnanswered(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("unanswered-customer sweep", "err", err)
+		for _, name := range names {
+			if err := sweeps[name](ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn(name+" sweep", "err", err)
+			}
 		}
 	}
 }

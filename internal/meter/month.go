@@ -48,6 +48,14 @@ func MonthOf(t time.Time, loc *time.Location) Month {
 // String formats the month as ParseMonth reads it.
 func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
 
+// Prev returns the month before m.
+func (m Month) Prev() Month {
+	if m.Month == time.January {
+		return Month{m.Year - 1, time.December}
+	}
+	return Month{m.Year, m.Month - 1}
+}
+
 // Bounds returns the month's first instant and the next month's first
 // instant in loc: the month is [from, to).
 func (m Month) Bounds(loc *time.Location) (from, to time.Time) {

@@ -258,57 +258,61 @@ func (db *DB) Signals(ctx context.Context, tenant, object string) ([]Signal, err
 // event of the first-response clock.
 func (db *DB) FirstHumanActs(ctx context.Context, tenant string, objects []string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	for len(objects) > 0 {
-		n := min(len(objects), 400)
-		chunk := objects[:n]
-		objects = objects[n:]
-		args := []any{tenant}
-		marks := make([]string, len(chunk))
-		for i, o := range chunk {
-			args = append(args, o)
-			marks[i] = fmt.Sprintf("$%d", i+2)
-		}
-		rows, err := db.sql.QueryContext(ctx, `SELECT object, MIN(at) FROM audit WHERE tenant=$1 AND object IN (`+
-			strings.Join(marks, ",")+`) AND actor <> 'bannin' AND actor <> '' AND actor NOT LIKE 'customer:%' GROUP BY object`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("first human actions: %w", err)
-		}
-		for rows.Next() {
-			var o string
-			var at int64
-			if err := rows.Scan(&o, &at); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[o] = fromMicros(at)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+	err := inLists(objects, tenant, func(in string, args []any) error {
+		return eachFirst(ctx, db.sql, `SELECT object, MIN(at) FROM audit WHERE tenant=$1 AND object IN (`+in+`)
+			AND actor <> 'bannin' AND actor <> '' AND actor NOT LIKE 'customer:%' GROUP BY object`, args,
+			func(o string, at time.Time) { out[o] = at })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("first human actions: %w", err)
 	}
 	return out, nil
+}
+
+// inLists calls fn with "$2,$3,…" and the arguments (first) followed by
+// up to 400 of xs at a time: an IN list that stays within both stores'
+// parameter limits and cheap to parse.
+func inLists[T any](xs []T, first any, fn func(in string, args []any) error) error {
+	for len(xs) > 0 {
+		n := min(len(xs), 400)
+		args := []any{first}
+		marks := make([]string, n)
+		for i, x := range xs[:n] {
+			args = append(args, x)
+			marks[i] = fmt.Sprintf("$%d", i+2)
+		}
+		xs = xs[n:]
+		if err := fn(strings.Join(marks, ","), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachFirst runs a query of (key, MIN(time)) rows and hands each to set.
+func eachFirst[K any](ctx context.Context, q queryer, query string, args []any, set func(K, time.Time)) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k K
+		var at int64
+		if err := rows.Scan(&k, &at); err != nil {
+			return err
+		}
+		set(k, fromMicros(at))
+	}
+	return rows.Err()
 }
 
 // OpenNeedingHuman lists a tenant's open incidents that need a human, are
 // not false positives, and were first seen at or after since: those whose
 // clocks may be running.
 func (db *DB) OpenNeedingHuman(ctx context.Context, tenant string, since time.Time) ([]*ticket.Incident, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 AND status='open'
-		AND needs_human=1 AND verdict <> 'false_positive' AND first_seen >= $2 ORDER BY id`, tenant, micros(since))
-	if err != nil {
-		return nil, fmt.Errorf("open incidents: %w", err)
-	}
-	defer rows.Close()
-	var out []*ticket.Incident
-	for rows.Next() {
-		in, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return db.incidentsWhere(ctx, `tenant=$1 AND status='open' AND needs_human=1 AND verdict <> 'false_positive'
+		AND first_seen >= $2 ORDER BY id`, tenant, micros(since))
 }
 
 // ClockStop holds an incident's stop events for its clocks: its first
@@ -321,46 +325,19 @@ type ClockStop struct {
 // per statement.
 func (db *DB) ClockStops(ctx context.Context, tenant string, ids []int64) (map[int64]ClockStop, error) {
 	out := map[int64]ClockStop{}
-	for len(ids) > 0 {
-		n := min(len(ids), 400)
-		chunk := ids[:n]
-		ids = ids[n:]
-		args := []any{tenant}
-		marks := make([]string, len(chunk))
-		for i, id := range chunk {
-			args = append(args, id)
-			marks[i] = fmt.Sprintf("$%d", i+2)
+	err := inLists(ids, tenant, func(in string, args []any) error {
+		err := eachFirst(ctx, db.sql, `SELECT incident_id, MIN(sent_at) FROM notifications WHERE tenant=$1 AND state='sent'
+			AND kind IN ('first','update','escalation') AND incident_id IN (`+in+`) GROUP BY incident_id`, args,
+			func(id int64, at time.Time) { c := out[id]; c.Sent = at; out[id] = c })
+		if err != nil {
+			return err
 		}
-		in := strings.Join(marks, ",")
-		for _, q := range []struct {
-			sql string
-			set func(*ClockStop, time.Time)
-		}{
-			{`SELECT incident_id, MIN(sent_at) FROM notifications WHERE tenant=$1 AND state='sent' AND kind IN ('first','update','escalation')
-				AND incident_id IN (` + in + `) GROUP BY incident_id`,
-				func(c *ClockStop, t time.Time) { c.Sent = t }},
-			{`SELECT incident_id, MIN(updated_at) FROM actions WHERE tenant=$1 AND kind='isolate' AND state='done' AND incident_id IN (` + in + `) GROUP BY incident_id`,
-				func(c *ClockStop, t time.Time) { c.Isolated = t }},
-		} {
-			rows, err := db.sql.QueryContext(ctx, q.sql, args...)
-			if err != nil {
-				return nil, fmt.Errorf("clock stops: %w", err)
-			}
-			for rows.Next() {
-				var id, at int64
-				if err := rows.Scan(&id, &at); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				c := out[id]
-				q.set(&c, fromMicros(at))
-				out[id] = c
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, err
-			}
-		}
+		return eachFirst(ctx, db.sql, `SELECT incident_id, MIN(updated_at) FROM actions WHERE tenant=$1 AND kind='isolate'
+			AND state='done' AND incident_id IN (`+in+`) GROUP BY incident_id`, args,
+			func(id int64, at time.Time) { c := out[id]; c.Isolated = at; out[id] = c })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clock stops: %w", err)
 	}
 	return out, nil
 }

@@ -140,7 +140,12 @@ func getIncident(ctx context.Context, q queryer, tenant string, id int64) (*tick
 
 // Incidents lists a tenant's incidents, oldest first.
 func (db *DB) Incidents(ctx context.Context, tenant string) ([]*ticket.Incident, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE tenant=$1 ORDER BY id`, tenant)
+	return db.incidentsWhere(ctx, `tenant=$1 ORDER BY id`, tenant)
+}
+
+// incidentsWhere lists the incidents a WHERE clause selects.
+func (db *DB) incidentsWhere(ctx context.Context, where string, args ...any) ([]*ticket.Incident, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
