@@ -49,7 +49,7 @@ JSON (stable: fields are added, never renamed) goes to --out or stdout.`,
 				return err
 			}
 			defer stop()
-			cfg := app.Config{DB: filepath.Join(dir, "replay.db"), Tenants: ts, Simulate: true, VirtualTime: true, DryRunNotify: true,
+			cfg := app.Config{DB: filepath.Join(dir, "replay.db"), Scratch: true, Tenants: ts, Simulate: true, VirtualTime: true, DryRunNotify: true,
 				RetryBase: 10 * time.Millisecond, SecretKey: make([]byte, 32), Log: logger(verbose)}
 			return runReplay(cmd, cfg, r, out)
 		},

@@ -54,7 +54,10 @@ type Config struct {
 	DryRunNotify bool
 	// VirtualTime stamps effects with the decision's time (replay).
 	VirtualTime bool
-	RetryBase   time.Duration
+	// Scratch opens the SQLite file DB as a throwaway store, never synced
+	// to disk (replay's temporary file; see sqlite.OpenScratch).
+	Scratch   bool
+	RetryBase time.Duration
 	// RescueAfter: see jobs.Options.
 	RescueAfter time.Duration
 	// MaxInflightBytes caps intake memory (see intake.CommitterOptions).
@@ -96,7 +99,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	db, err := OpenStore(ctx, cfg.DB)
+	open := OpenStore
+	if cfg.Scratch {
+		open = openScratch
+	}
+	db, err := open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +122,14 @@ func OpenStore(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 		return postgres.Open(ctx, dsn)
 	}
 	return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+}
+
+// openScratch opens a throwaway SQLite file (Config.Scratch).
+func openScratch(ctx context.Context, dsn string) (*sqlstore.DB, error) {
+	if strings.Contains(dsn, "://") {
+		return nil, fmt.Errorf("a scratch store is a SQLite file, not %s", dsn)
+	}
+	return sqlite.OpenScratch(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 }
 
 func (a *App) setup(ctx context.Context) error {

@@ -24,8 +24,21 @@ var migrations embed.FS
 // Open opens (creating if needed) the SQLite file at path and migrates it,
 // River's tables included.
 func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
+	return open(ctx, path, "journal_mode(WAL)", "synchronous(FULL)")
+}
+
+// OpenScratch opens a store that is thrown away when its run ends (replay
+// on a temporary file): nothing in it needs to survive a crash, so it is
+// never synced to disk, its rollback journal is kept in memory, and its page
+// cache is larger (64 MiB). Transactions still commit and roll back as in
+// Open; a crash mid-run leaves a file nobody reads.
+func OpenScratch(ctx context.Context, path string) (*sqlstore.DB, error) {
+	return open(ctx, path, "journal_mode(MEMORY)", "synchronous(OFF)", "cache_size(-65536)")
+}
+
+func open(ctx context.Context, path string, pragmas ...string) (*sqlstore.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+	for _, p := range append([]string{"busy_timeout(10000)", "foreign_keys(1)"}, pragmas...) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -32,6 +32,14 @@ type Dialect struct {
 	OneOff []any
 }
 
+// bind adapts a query's parameters to the dialect (see forSQLite).
+func (d Dialect) bind(query string, args []any) (string, []any) {
+	if d.Name != SQLite.Name {
+		return query, args
+	}
+	return forSQLite(query, args)
+}
+
 // SQLite and Postgres are the two dialects.
 var (
 	SQLite   = Dialect{Name: "sqlite"}
@@ -90,7 +98,8 @@ func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := tx.stmts[query]; ok {
 		return st
 	}
-	st, err := tx.tx.PrepareContext(ctx, query)
+	text, _ := forSQLite(query, nil)
+	st, err := tx.tx.PrepareContext(ctx, text)
 	if err != nil {
 		return nil // let the plain call report the error
 	}
@@ -104,24 +113,30 @@ func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 // ExecContext runs a statement in the transaction.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := tx.prepared(ctx, query); st != nil {
+		_, args = forSQLite(query, args)
 		return st.ExecContext(ctx, args...)
 	}
+	query, args = tx.dialect.bind(query, args)
 	return tx.tx.ExecContext(ctx, query, args...)
 }
 
 // QueryContext runs a query in the transaction.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := tx.prepared(ctx, query); st != nil {
+		_, args = forSQLite(query, args)
 		return st.QueryContext(ctx, args...)
 	}
+	query, args = tx.dialect.bind(query, args)
 	return tx.tx.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs a one-row query in the transaction.
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := tx.prepared(ctx, query); st != nil {
+		_, args = forSQLite(query, args)
 		return st.QueryRowContext(ctx, args...)
 	}
+	query, args = tx.dialect.bind(query, args)
 	return tx.tx.QueryRowContext(ctx, query, args...)
 }
 
