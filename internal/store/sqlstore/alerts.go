@@ -112,13 +112,16 @@ func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 // Prevalence counts, over alerts of a tenant since a time, the distinct hosts
 // and distinct UTC days on which a pattern fired.
 func (tx *Tx) Prevalence(ctx context.Context, tenant, pattern string, since time.Time) (hosts, days int, err error) {
-	// From the pattern_sightings rollup: a (host, day) group counts when
-	// its latest alert is recent enough, i.e. when it has such an alert.
+	// From the pattern_hosts and pattern_days rollups: a host (a day)
+	// counts when its latest sighting is recent enough. A day whose latest
+	// sighting is at or after since is not before since's own day.
 	if err := tx.flushRollups(ctx); err != nil {
 		return 0, 0, err
 	}
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host_key), COUNT(DISTINCT day) FROM pattern_sightings
-		WHERE tenant=$1 AND pattern=$2 AND latest >= $3`, tenant, pattern, micros(since)).Scan(&hosts, &days)
+	err = tx.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM pattern_hosts WHERE tenant=$1 AND pattern=$2 AND latest >= $3),
+		(SELECT COUNT(*) FROM pattern_days WHERE tenant=$1 AND pattern=$2 AND day >= $4 AND latest >= $3)`,
+		tenant, pattern, micros(since), micros(since)/microsPerDay).Scan(&hosts, &days)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prevalence: %w", err)
 	}
@@ -136,10 +139,10 @@ func (tx *Tx) PrevalenceWith(ctx context.Context, tenant, pattern string, since 
 	if err := tx.flushRollups(ctx); err != nil {
 		return 0, 0, err
 	}
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT h), COUNT(DISTINCT d) FROM (
-		SELECT host_key AS h, day AS d FROM pattern_sightings WHERE tenant=$1 AND pattern=$2 AND latest >= $3
-		UNION ALL SELECT CAST($4 AS TEXT), CAST($5 AS BIGINT)) x`,
-		tenant, pattern, micros(since), host, micros(at)/86400000000).Scan(&hosts, &days)
+	err = tx.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM pattern_hosts WHERE tenant=$1 AND pattern=$2 AND latest >= $3 AND host_key <> $4) + 1,
+		(SELECT COUNT(*) FROM pattern_days WHERE tenant=$1 AND pattern=$2 AND day >= $6 AND latest >= $3 AND day <> $5) + 1`,
+		tenant, pattern, micros(since), host, micros(at)/microsPerDay, micros(since)/microsPerDay).Scan(&hosts, &days)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prevalence: %w", err)
 	}

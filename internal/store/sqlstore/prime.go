@@ -49,15 +49,21 @@ type hostInc struct {
 }
 type fpKey struct{ tenant, key string }
 
-// sightings are a pattern's (host, day) groups with the latest receipt in
-// each, which is enough to count hosts and days since any time ≥ primed.
+// sightings are the hosts and the days a pattern fired on, with the latest
+// receipt of each, which is enough to count hosts and days since any time
+// ≥ primed.
 type sightings struct {
-	latest map[sighting]int64
+	hosts map[string]int64
+	days  map[int64]int64
 }
 
-type sighting struct {
-	host string
-	day  int64
+func newSightings() *sightings {
+	return &sightings{hosts: map[string]int64{}, days: map[int64]int64{}}
+}
+
+func (s *sightings) add(host string, at int64) {
+	s.hosts[host] = max(s.hosts[host], at)
+	s.days[at/microsPerDay] = max(s.days[at/microsPerDay], at)
 }
 
 const microsPerDay = 86400000000
@@ -121,7 +127,7 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 		pk := fpKey{tenant, a.Pattern()}
 		if _, ok := p.prev[pk]; !ok {
-			p.prev[pk] = &sightings{latest: map[sighting]int64{}}
+			p.prev[pk] = newSightings()
 			pats = append(pats, pk.key)
 		}
 	}
@@ -161,15 +167,30 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 	}
 	for part := range chunks(pats) {
-		err := tx.eachRow(ctx, `SELECT pattern, host_key, day, latest FROM pattern_sightings
-			WHERE tenant=$1 AND latest >= $2 AND pattern IN (`+placeholders(3, len(part))+`)`,
+		in := placeholders(3, len(part))
+		err := tx.eachRow(ctx, `SELECT pattern, host_key, latest FROM pattern_hosts
+			WHERE tenant=$1 AND latest >= $2 AND pattern IN (`+in+`)`,
 			append([]any{tenant, p.since}, part...), func(scan func(...any) error) error {
 				var pat, host string
-				var day, latest int64
-				if err := scan(&pat, &host, &day, &latest); err != nil {
+				var latest int64
+				if err := scan(&pat, &host, &latest); err != nil {
 					return err
 				}
-				p.prev[fpKey{tenant, pat}].latest[sighting{host, day}] = latest
+				p.prev[fpKey{tenant, pat}].hosts[host] = latest
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		err = tx.eachRow(ctx, `SELECT pattern, day, latest FROM pattern_days
+			WHERE tenant=$1 AND day >= $2 AND latest >= $3 AND pattern IN (`+placeholders(4, len(part))+`)`,
+			append([]any{tenant, p.since / microsPerDay, p.since}, part...), func(scan func(...any) error) error {
+				var pat string
+				var day, latest int64
+				if err := scan(&pat, &day, &latest); err != nil {
+					return err
+				}
+				p.prev[fpKey{tenant, pat}].days[day] = latest
 				return nil
 			})
 		if err != nil {
@@ -317,9 +338,7 @@ func (p *primed) sawAlert(r *AlertRow) {
 		incs[r.IncidentID] = max(incs[r.IncidentID], micros(a.Received))
 	}
 	if s, ok := p.prev[fpKey{a.Tenant, a.Pattern()}]; ok {
-		at := micros(a.Received)
-		g := sighting{alert.HostKey(a.Host), at / microsPerDay}
-		s.latest[g] = max(s.latest[g], at)
+		s.add(alert.HostKey(a.Host), micros(a.Received))
 	}
 }
 
@@ -331,15 +350,18 @@ func (p *primed) prevalence(tenant, pattern string, since int64, host string, at
 	if !found || since < p.since {
 		return 0, 0, false
 	}
-	hs := map[string]bool{host: true}
-	ds := map[int64]bool{at / microsPerDay: true}
-	for g, latest := range s.latest {
-		if latest >= since {
-			hs[g.host] = true
-			ds[g.day] = true
+	hosts, days = 1, 1 // the sighting added
+	for h, latest := range s.hosts {
+		if latest >= since && h != host {
+			hosts++
 		}
 	}
-	return len(hs), len(ds), true
+	for d, latest := range s.days {
+		if latest >= since && d != at/microsPerDay {
+			days++
+		}
+	}
+	return hosts, days, true
 }
 
 // scanner adapts a scan function to scanIncident's argument.

@@ -7,7 +7,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/alert"
 )
 
-// Rollups (migration 00005) are kept with the transaction's deferred writes
+// Rollups (migrations 00005 and 00011) are kept with the transaction's deferred writes
 // and written before anything in the transaction reads them.
 
 type keyRow struct {
@@ -15,9 +15,11 @@ type keyRow struct {
 	incident          int64
 }
 
-type sightingRow struct {
-	tenant, pattern, host string
-	day                   int64
+type patHost struct{ tenant, pattern, host string }
+
+type patDay struct {
+	tenant, pattern string
+	day             int64
 }
 
 // rollupAlert notes what a stored alert adds to the rollups.
@@ -33,11 +35,12 @@ func (b *behind) rollupAlert(r *AlertRow) {
 			b.keys[k] = max(b.keys[k], at)
 		}
 	}
-	if b.sightings == nil {
-		b.sightings = map[sightingRow]int64{}
+	if b.patHosts == nil {
+		b.patHosts, b.patDays = map[patHost]int64{}, map[patDay]int64{}
 	}
-	s := sightingRow{a.Tenant, a.Pattern(), host, at / microsPerDay}
-	b.sightings[s] = max(b.sightings[s], at)
+	h, d := patHost{a.Tenant, a.Pattern(), host}, patDay{a.Tenant, a.Pattern(), at / microsPerDay}
+	b.patHosts[h] = max(b.patHosts[h], at)
+	b.patDays[d] = max(b.patDays[d], at)
 }
 
 // flushRollups upserts the noted rollup rows, keeping the later receipt.
@@ -52,15 +55,22 @@ func (tx *Tx) flushRollups(ctx context.Context) error {
 		}
 		tx.behind.keys = nil
 	}
-	if len(tx.behind.sightings) > 0 {
-		rows := make([][]any, 0, len(tx.behind.sightings))
-		for s, at := range tx.behind.sightings {
-			rows = append(rows, []any{s.tenant, s.pattern, s.host, s.day, at})
+	if len(tx.behind.patHosts) > 0 {
+		rows := make([][]any, 0, len(tx.behind.patHosts))
+		for h, at := range tx.behind.patHosts {
+			rows = append(rows, []any{h.tenant, h.pattern, h.host, at})
 		}
-		if err := tx.upsertMax(ctx, "pattern_sightings", "tenant, pattern, host_key, day", "latest", rows); err != nil {
+		if err := tx.upsertMax(ctx, "pattern_hosts", "tenant, pattern, host_key", "latest", rows); err != nil {
 			return err
 		}
-		tx.behind.sightings = nil
+		rows = make([][]any, 0, len(tx.behind.patDays))
+		for d, at := range tx.behind.patDays {
+			rows = append(rows, []any{d.tenant, d.pattern, d.day, at})
+		}
+		if err := tx.upsertMax(ctx, "pattern_days", "tenant, pattern, day", "latest", rows); err != nil {
+			return err
+		}
+		tx.behind.patHosts, tx.behind.patDays = nil, nil
 	}
 	return nil
 }
