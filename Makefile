@@ -21,7 +21,7 @@ lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; exit 1)
 
-fuzz:            ## run every fuzz target for FUZZTIME each (default 30s; 19 targets)
+fuzz:            ## run every fuzz target for FUZZTIME each (default 30s; 20 targets)
 	$(GO) test ./internal/acklink -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/carbonblack -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
@@ -29,6 +29,7 @@ fuzz:            ## run every fuzz target for FUZZTIME each (default 30s; 19 tar
 	$(GO) test ./internal/connector/cybereason -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/defender -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/jsonfield -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/connector/jsonfield -run '^$$' -fuzz '^FuzzValid$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/mail -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/sentinelone -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/sophos -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}

@@ -35,7 +35,7 @@ func Parse(b []byte) (Object, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return nil, ErrNotObject
 	}
-	if !json.Valid(b) {
+	if !Valid(b) {
 		var f Object
 		if err := json.Unmarshal(b, &f); err != nil {
 			return nil, err // encoding/json's own error
@@ -80,7 +80,7 @@ func Objects(b []byte) (objs [][]byte, ok bool) {
 			return nil, false
 		}
 		end := skipValue(b, i)
-		if !json.Valid(b[i:end]) {
+		if !Valid(b[i:end]) {
 			return nil, false
 		}
 		objs = append(objs, bytes.Clone(b[i:end]))
@@ -149,7 +149,7 @@ func unquote(raw []byte) string {
 // Obj returns the nested object under k, or an empty one.
 func (f Object) Obj(k string) Object {
 	raw := bytes.TrimSpace(f[k])
-	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
+	if len(raw) == 0 || raw[0] != '{' || !Valid(raw) {
 		return Object{}
 	}
 	// The value is a slice of a cloned payload (Parse) or the caller's own:
