@@ -25,9 +25,10 @@ type behind struct {
 	order     []int64
 	hostIPs   map[ipKey]HostAt // addresses named by this transaction's alerts
 	notes     []noteRow
-	keys      map[keyRow]int64  // incident_keys rows to upsert
-	patHosts  map[patHost]int64 // pattern_hosts rows to upsert
-	patDays   map[patDay]int64  // pattern_days rows to upsert
+	keys      map[keyRow]int64   // incident_keys rows to upsert
+	patHosts  map[patHost]int64  // pattern_hosts rows to upsert
+	patDays   map[patDay]int64   // pattern_days rows to upsert
+	hashHosts map[hashHost]int64 // hash_hosts rows to upsert
 }
 
 // keepIncident keeps a copy of an incident's new state.

@@ -220,20 +220,16 @@ func (tx *Tx) OpenIncidentByHash(ctx context.Context, tenant, sha256, hostKey st
 			}
 		}
 	}
-	return tx.openIncidentVia(ctx, `$2 <> '' AND sha256=$2 AND host_key <> $3 AND received_at >= $4`, tenant, sha256, hostKey, micros(since))
-}
-
-// openIncidentVia returns the newest open incident holding an alert that
-// matches the condition. The alerts are found first, through their index, in
-// a DISTINCT subquery that the planner keeps apart: joined the other way
-// round, PostgreSQL's generic plans walked every incident backwards.
-func (tx *Tx) openIncidentVia(ctx context.Context, alertCond string, args ...any) (*ticket.Incident, error) {
-	if err := tx.flushAlerts(ctx); err != nil {
+	if sha256 == "" {
+		return nil, nil
+	}
+	if err := tx.flushRollups(ctx); err != nil {
 		return nil, err
 	}
 	return tx.oneIncident(ctx, `SELECT `+prefixed("i.", incidentCols)+` FROM incidents i
-		JOIN (SELECT DISTINCT incident_id FROM alerts WHERE tenant=$1 AND incident_id IS NOT NULL AND `+alertCond+`) a
-		ON a.incident_id = i.id WHERE i.tenant=$1 AND i.status='open' ORDER BY i.id DESC LIMIT 1`, args...)
+		JOIN hash_hosts h ON h.incident_id = i.id
+		WHERE h.tenant=$1 AND h.sha256=$2 AND h.host_key <> $3 AND h.latest >= $4 AND i.tenant=$1 AND i.status='open'
+		ORDER BY i.id DESC LIMIT 1`, tenant, sha256, hostKey, micros(since))
 }
 
 func (tx *Tx) oneIncident(ctx context.Context, q string, args ...any) (*ticket.Incident, error) {

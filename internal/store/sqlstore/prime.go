@@ -223,9 +223,8 @@ func (tx *Tx) primeTenant(ctx context.Context, p *primed, tenant string, as []*a
 		}
 	}
 	for part := range chunks(hashes) {
-		err := tx.eachRow(ctx, `SELECT sha256, host_key, incident_id, MAX(received_at) FROM alerts
-			WHERE tenant=$1 AND sha256 IN (`+placeholders(3, len(part))+`) AND received_at >= $2 AND incident_id IS NOT NULL
-			GROUP BY sha256, host_key, incident_id`,
+		err := tx.eachRow(ctx, `SELECT sha256, host_key, incident_id, latest FROM hash_hosts
+			WHERE tenant=$1 AND sha256 IN (`+placeholders(3, len(part))+`) AND latest >= $2`,
 			append([]any{tenant, p.hashSince}, part...), func(scan func(...any) error) error {
 				var hash string
 				var h hostLatest

@@ -7,7 +7,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/alert"
 )
 
-// Rollups (migrations 00005 and 00011) are kept with the transaction's deferred writes
+// Rollups (migrations 00005, 00011 and 00012) are kept with the transaction's deferred writes
 // and written before anything in the transaction reads them.
 
 type keyRow struct {
@@ -16,6 +16,11 @@ type keyRow struct {
 }
 
 type patHost struct{ tenant, pattern, host string }
+
+type hashHost struct {
+	tenant, sha256, host string
+	incident             int64
+}
 
 type patDay struct {
 	tenant, pattern string
@@ -33,6 +38,13 @@ func (b *behind) rollupAlert(r *AlertRow) {
 		}
 		for _, k := range []keyRow{{a.Tenant, "fp", a.Fingerprint(), r.IncidentID}, {a.Tenant, "host", host, r.IncidentID}} {
 			b.keys[k] = max(b.keys[k], at)
+		}
+		if h := a.SuspiciousHash(); h != "" && !r.NoSpread {
+			if b.hashHosts == nil {
+				b.hashHosts = map[hashHost]int64{}
+			}
+			k := hashHost{a.Tenant, h, host, r.IncidentID}
+			b.hashHosts[k] = max(b.hashHosts[k], at)
 		}
 	}
 	if b.patHosts == nil {
@@ -54,6 +66,16 @@ func (tx *Tx) flushRollups(ctx context.Context) error {
 			return err
 		}
 		tx.behind.keys = nil
+	}
+	if len(tx.behind.hashHosts) > 0 {
+		rows := make([][]any, 0, len(tx.behind.hashHosts))
+		for k, at := range tx.behind.hashHosts {
+			rows = append(rows, []any{k.tenant, k.sha256, k.host, k.incident, at})
+		}
+		if err := tx.upsertMax(ctx, "hash_hosts", "tenant, sha256, host_key, incident_id", "latest", rows); err != nil {
+			return err
+		}
+		tx.behind.hashHosts = nil
 	}
 	if len(tx.behind.patHosts) > 0 {
 		rows := make([][]any, 0, len(tx.behind.patHosts))
