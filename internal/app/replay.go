@@ -24,7 +24,13 @@ type Envelope struct {
 }
 
 // replayBatch is the triage batch size of a replay.
-const replayBatch = 1024
+const replayBatch = 2048
+
+// feedBatch is how many input lines one inbox transaction stores. Feed and
+// the processor take turns on SQLite's one connection; each turn of Feed's
+// must bring at least a triage batch, or every batch is as small as one
+// turn's lines.
+const feedBatch = 2 * replayBatch
 
 // maxLine bounds one replay input line.
 const maxLine = 16 << 20
@@ -63,7 +69,7 @@ func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (
 			}
 			batch = append(batch, item)
 		}
-		if len(batch) >= 500 {
+		if len(batch) >= feedBatch {
 			if err := flush(); err != nil {
 				return lines, bad, err
 			}

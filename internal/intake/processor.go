@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -65,6 +66,19 @@ type Processor struct {
 	// stepping counts Steps under way: a batch's commit and the update of
 	// stats that follows it are one step for those who wait for quiet.
 	stepping atomic.Int32
+	// ahead is the next batch being decoded while this one is triaged
+	// (see decodeAhead); only Step touches it.
+	ahead *ahead
+}
+
+// ahead is a batch of inbox rows decoded in the background. Decoding is
+// pure CPU and a batch's statements wait for all of it, so decoding the
+// next batch while the store works on this one takes it off the path that
+// holds the transaction (on SQLite: the one connection that intake's group
+// commits also wait for).
+type ahead struct {
+	done chan struct{}
+	rows map[int64]decodedRow // by inbox id
 }
 
 // Stepping reports whether a batch is being processed, its stats not yet
@@ -209,7 +223,10 @@ func (p *Processor) Step(ctx context.Context) (int, error) {
 		}
 		// Decode the whole batch first, so that what triage will ask of
 		// the store is read ahead in a few statements (sqlstore.Prime).
-		rows := p.decodeRows(items)
+		rows := p.decoded(items)
+		if err := p.decodeAhead(ctx, tx, items[len(items)-1].ID); err != nil {
+			return err
+		}
 		p.current = items[len(items)-1].ID // alone in a batch (isolatePoison), a read-ahead failure is this row's
 		var all []alert.Alert
 		for _, r := range rows {
@@ -271,6 +288,70 @@ type decodedRow struct {
 	src    SourceInfo
 	alerts []alert.Alert
 	bad    string // quarantine reason
+}
+
+// decoded returns the batch's rows decoded, taking those the background
+// decode of the previous step has ready. A row counts as ready only when
+// it is the same payload and its source resolves as it did then (a tenant
+// file applied meanwhile decodes it again).
+func (p *Processor) decoded(items []sqlstore.InboxItem) []decodedRow {
+	a := p.ahead
+	p.ahead = nil
+	if a == nil {
+		return p.decodeRows(items)
+	}
+	<-a.done
+	rows := make([]decodedRow, len(items))
+	var missing []int
+	for i, it := range items {
+		r, ok := a.rows[it.ID]
+		if ok && r.item.Tenant == it.Tenant && r.item.Source == it.Source && r.item.ReceivedAt.Equal(it.ReceivedAt) &&
+			bytes.Equal(r.item.Payload, it.Payload) && p.sameSource(r) {
+			r.item = it
+			rows[i] = r
+			continue
+		}
+		missing = append(missing, i)
+	}
+	if len(missing) > 0 {
+		rest := make([]sqlstore.InboxItem, len(missing))
+		for j, i := range missing {
+			rest[j] = items[i]
+		}
+		for j, r := range p.decodeRows(rest) {
+			rows[missing[j]] = r
+		}
+	}
+	return rows
+}
+
+// sameSource reports whether a row decoded ahead resolved its source as
+// the directory resolves it now. A row whose source did not resolve then
+// is decoded again, to say why in today's words.
+func (p *Processor) sameSource(r decodedRow) bool {
+	if r.src.Tenant == nil {
+		return false
+	}
+	src, err := p.dir.Source(r.item.Tenant, r.item.Source)
+	return err == nil && src.Tenant == r.src.Tenant && src.Vendor == r.src.Vendor
+}
+
+// decodeAhead starts decoding the pending rows after lastID (those the
+// next step will most likely claim) in the background.
+func (p *Processor) decodeAhead(ctx context.Context, tx *sqlstore.Tx, lastID int64) error {
+	next, err := tx.PeekPending(ctx, lastID, int(p.batch.Load()))
+	if err != nil || len(next) == 0 {
+		return err
+	}
+	a := &ahead{done: make(chan struct{}), rows: make(map[int64]decodedRow, len(next))}
+	p.ahead = a
+	go func() {
+		defer close(a.done)
+		for i, r := range p.decodeRows(next) {
+			a.rows[next[i].ID] = r
+		}
+	}()
+	return nil
 }
 
 // decodeRows decodes a batch's rows on every core: decoding is pure CPU,

@@ -76,6 +76,19 @@ func (tx *Tx) ClaimPending(ctx context.Context, limit int) ([]InboxItem, error) 
 	return scanInbox(rows)
 }
 
+// PeekPending returns up to limit pending inbox rows after afterID, oldest
+// first, without claiming them: the processor decodes them while it
+// triages the batch before them, and claims them in its next transaction
+// (where another node may have taken some first).
+func (tx *Tx) PeekPending(ctx context.Context, afterID int64, limit int) ([]InboxItem, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant, source, received_at, payload, state, error
+		FROM inbox WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("peek inbox: %w", err)
+	}
+	return scanInbox(rows)
+}
+
 func scanInbox(rows *sql.Rows) ([]InboxItem, error) {
 	defer rows.Close()
 	var out []InboxItem
