@@ -255,3 +255,30 @@ func testCursors(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("cursor after rollback = %q, want 2", v)
 	}
 }
+
+// testInboxPeek covers what the processor's decode-ahead reads: pending
+// rows after an id, oldest first, without claiming them.
+func testInboxPeek(t *testing.T, db *sqlstore.DB) {
+	items := []sqlstore.InboxItem{item("a", "falcon", 1), item("b", "s1", 2), item("a", "falcon", 3), item("a", "falcon", 4)}
+	accept(t, db, items, nil)
+	first := claim(t, db, 1, done)
+	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error {
+		all, err := tx.PeekPending(ctx, 0, 10)
+		if err != nil {
+			return err
+		}
+		diff(t, "PeekPending(0, 10): the pending rows", withState(items[1:], sqlstore.InboxPending, ""), all, ignoreInboxID)
+		if len(first) != 1 || len(all) != 3 {
+			return nil
+		}
+		after, err := tx.PeekPending(ctx, all[0].ID, 1)
+		if err != nil {
+			return err
+		}
+		diff(t, "PeekPending(id, 1)", withState(items[2:3], sqlstore.InboxPending, ""), after, ignoreInboxID)
+		return nil
+	})
+	if n := pendingCount(t, db); n != 3 {
+		t.Errorf("PendingCount after peeking = %d, want 3", n)
+	}
+}

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"InboxClaimFinish", testInboxClaimFinish},
 		{"InboxClaimWithoutFinish", testInboxClaimWithoutFinish},
 		{"InboxRequeue", testInboxRequeue},
+		{"InboxPeek", testInboxPeek},
 		{"AcceptGroup", testAcceptGroup},
 		{"Cursors", testCursors},
 		{"IncidentRoundTrip", testIncidentRoundTrip},
