@@ -335,8 +335,15 @@ func (p *Processor) sameSource(r decodedRow) bool {
 }
 
 // decodeAhead starts decoding the pending rows after lastID (those the
-// next step will most likely claim) in the background.
+// next step will most likely claim) in the background. Only on SQLite:
+// there the processor is the only one, and its transaction holds the
+// connection the group commits wait for. On PostgreSQL the rows after
+// this batch may be another node's next batch, decoding waits for no one
+// but this node, and bench ingest measured no gain (docs/BENCHMARKS.md).
 func (p *Processor) decodeAhead(ctx context.Context, tx *sqlstore.Tx, lastID int64) error {
+	if p.db.Dialect().Name != sqlstore.SQLite.Name {
+		return nil
+	}
 	next, err := tx.PeekPending(ctx, lastID, int(p.batch.Load()))
 	if err != nil || len(next) == 0 {
 		return err
