@@ -21,8 +21,9 @@ lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; exit 1)
 
-fuzz:            ## run every fuzz target for FUZZTIME each (default 30s; 20 targets)
+fuzz:            ## run every fuzz target for FUZZTIME each (default 30s; 21 targets)
 	$(GO) test ./internal/acklink -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $${FUZZTIME:-30s}
+	$(GO) test ./internal/app -run '^$$' -fuzz '^FuzzReadEnvelope$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/carbonblack -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}
 	$(GO) test ./internal/connector/crowdstrike -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $${FUZZTIME:-30s}

@@ -32,6 +32,10 @@ const replayBatch = 2048
 // turn's lines.
 const feedBatch = 2 * replayBatch
 
+// feedBytes bounds one inbox transaction's payloads too: lines may be up to
+// maxLine each.
+const feedBytes = 32 << 20
+
 // maxLine bounds one replay input line.
 const maxLine = 16 << 20
 
@@ -41,12 +45,13 @@ const maxLine = 16 << 20
 func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (lines, bad int, err error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	var batch []sqlstore.InboxItem
+	size := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		err := a.DB.Accept(ctx, batch, nil)
-		batch = batch[:0]
+		batch, size = batch[:0], 0
 		a.Processor.Wake()
 		return err
 	}
@@ -68,8 +73,9 @@ func (a *App) Feed(ctx context.Context, r io.Reader, progress func(lines int)) (
 				bad++
 			}
 			batch = append(batch, item)
+			size += len(item.Payload)
 		}
-		if len(batch) >= feedBatch {
+		if len(batch) >= feedBatch || size >= feedBytes {
 			if err := flush(); err != nil {
 				return lines, bad, err
 			}
@@ -118,9 +124,14 @@ func (a *App) envelopeItem(n int, line []byte) sqlstore.InboxItem {
 // would, with one validating pass over the line instead of two (the
 // payload, most of the line, is not scanned again to be copied out).
 func readEnvelope(line []byte, e *Envelope) error {
-	obj, err := jsonfield.Parse(line)
-	if err != nil {
-		return json.Unmarshal(line, e) // its own words for what is wrong
+	if len(line) < 2 || line[0] != '{' || line[len(line)-1] != '}' {
+		return json.Unmarshal(line, e) // jsonfield trims more kinds of space than JSON allows
+	}
+	obj, distinct, err := jsonfield.ParseDistinct(line)
+	if err != nil || !distinct {
+		// Its own words for what is wrong; and a repeated key is read
+		// occurrence by occurrence, as only encoding/json does.
+		return json.Unmarshal(line, e)
 	}
 	for k, raw := range obj {
 		var err error

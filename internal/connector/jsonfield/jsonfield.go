@@ -45,6 +45,34 @@ func Parse(b []byte) (Object, error) {
 	return split(bytes.Clone(b)), nil
 }
 
+// ParseDistinct is Parse that also reports whether every key is distinct.
+// A repeated key keeps its last value here, while json.Unmarshal into a
+// struct works through every occurrence; a caller that must read an object
+// exactly as encoding/json would falls back to it when distinct is false.
+func ParseDistinct(b []byte) (obj Object, distinct bool, err error) {
+	obj, err = Parse(b)
+	if err != nil {
+		return nil, false, err
+	}
+	return obj, members(bytes.TrimSpace(b)) == len(obj), nil
+}
+
+// members counts the members of a valid JSON object.
+func members(b []byte) int {
+	n := 0
+	i := skipSpace(b, 1)
+	for i < len(b) && b[i] == '"' {
+		n++
+		i = skipSpace(b, skipString(b, i))
+		i = skipSpace(b, i+1) // the colon
+		i = skipSpace(b, skipValue(b, i))
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return n
+}
+
 // split reads a valid JSON object into its fields as encoding/json does
 // (the last of repeated keys wins; keys are unescaped), with each value a
 // slice of b rather than a copy, in one pass that builds no other values.

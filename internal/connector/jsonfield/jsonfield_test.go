@@ -332,6 +332,7 @@ func FuzzParse(f *testing.F) {
 		`{"s":" x ","n":1234567890123456789,"f":1.5,"t":true,"z":null,"o":{"p":{"q":"r"}},"a":["x",2,"y,z"]}`,
 		`{"e":"a\"b\u00e9\n","c":"g1, g2","ts":"2026-02-11T03:14:09.5Z","ms":1770779649000,"big":1e400}`,
 		"{\"bad\":\"\xff\xfe\",\"ctl\":\"\\u0000\"}",
+		`{"a":1,"a":2}`, `{"a":{"a":1},"b":[{"a":2}],"a":3}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -346,6 +347,9 @@ func FuzzParse(f *testing.F) {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(bytes.TrimSpace(b), &m) != nil || len(m) != len(obj) {
 			t.Fatalf("Parse accepted %q, which encoding/json reads differently", b)
+		}
+		if _, distinct, err := ParseDistinct(b); err != nil || distinct != (topKeys(t, bytes.TrimSpace(b)) == len(obj)) {
+			t.Fatalf("ParseDistinct(%q): distinct %v, err %v; encoding/json counts %d keys, %d distinct", b, distinct, err, topKeys(t, bytes.TrimSpace(b)), len(obj))
 		}
 		keys := []string{"missing"}
 		for k := range obj {
@@ -395,4 +399,25 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// topKeys counts the members of a valid JSON object with encoding/json's
+// tokenizer, repeated keys included.
+func topKeys(t *testing.T, b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	n := 0
+	for dec.More() {
+		if _, err := dec.Token(); err != nil { // the key
+			t.Fatal(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
 }

@@ -34,43 +34,58 @@ var rewritten struct {
 
 const maxRewritten = 4096
 
-// forSQLite returns query with anonymous parameters and args in their order.
+// forSQLite returns query with anonymous parameters and args in their
+// order; a query that names a parameter beyond args is returned as written,
+// for the driver to report the missing argument rather than bind NULL.
 func forSQLite(query string, args []any) (string, []any) {
 	if strings.IndexByte(query, '$') < 0 {
 		return query, args
 	}
+	q := rewrite(query)
+	if bound, ok := q.bind(args); ok {
+		return q.text, bound
+	}
+	return query, args
+}
+
+// rewrite returns the (cached) rewrite of query.
+func rewrite(query string) sqliteQuery {
 	rewritten.RLock()
 	q, ok := rewritten.m[query]
 	rewritten.RUnlock()
-	if !ok {
-		q = rewriteParams(query)
-		rewritten.Lock()
-		if rewritten.m == nil || len(rewritten.m) >= maxRewritten {
-			rewritten.m = map[string]sqliteQuery{}
-		}
-		rewritten.m[query] = q
-		rewritten.Unlock()
+	if ok {
+		return q
 	}
-	return q.text, q.bind(args)
+	q = rewriteParams(query)
+	rewritten.Lock()
+	if rewritten.m == nil || len(rewritten.m) >= maxRewritten {
+		rewritten.m = map[string]sqliteQuery{}
+	}
+	rewritten.m[query] = q
+	rewritten.Unlock()
+	return q
 }
 
-// bind orders args for the rewritten text. An argument the query does not
-// name is dropped; a parameter beyond args is left for the driver to report.
-func (q sqliteQuery) bind(args []any) []any {
+// bind orders args for the rewritten text; ok is false when the query
+// names a parameter beyond args. An argument the query does not name is
+// dropped.
+func (q sqliteQuery) bind(args []any) (out []any, ok bool) {
 	if q.order == nil {
-		return args
+		return args, true
 	}
-	out := make([]any, len(q.order))
+	out = make([]any, len(q.order))
 	for i, k := range q.order {
-		if k < len(args) {
-			out[i] = args[k]
+		if k >= len(args) {
+			return nil, false
 		}
+		out[i] = args[k]
 	}
-	return out
+	return out, true
 }
 
-// rewriteParams turns "$N" outside string literals and quoted identifiers
-// into "?".
+// rewriteParams turns "$N" outside string literals, quoted identifiers and
+// comments into "?". (One statement per query: SQLite numbers "?" per
+// statement.)
 func rewriteParams(query string) sqliteQuery {
 	var b strings.Builder
 	b.Grow(len(query))
@@ -83,6 +98,22 @@ func rewriteParams(query string) sqliteQuery {
 			j := closingQuote(query, i)
 			b.WriteString(query[i:j])
 			i = j
+		case strings.HasPrefix(query[i:], "--"):
+			j := strings.IndexByte(query[i:], '\n')
+			if j < 0 {
+				j = len(query) - i
+			}
+			b.WriteString(query[i : i+j])
+			i += j
+		case strings.HasPrefix(query[i:], "/*"):
+			j := strings.Index(query[i+2:], "*/")
+			if j < 0 {
+				j = len(query) - i
+			} else {
+				j += 4
+			}
+			b.WriteString(query[i : i+j])
+			i += j
 		case c == '$' && i+1 < len(query) && query[i+1] >= '1' && query[i+1] <= '9':
 			j := i + 1
 			for j < len(query) && query[j] >= '0' && query[j] <= '9' {

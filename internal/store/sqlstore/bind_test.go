@@ -22,6 +22,12 @@ func TestRewriteParams(t *testing.T) {
 		{"SELECT '$' || $1", "SELECT '$' || ?", []any{"x"}, []any{"x"}},
 		{"WHERE a=$1 AND c=$3", "WHERE a=? AND c=?", []any{1, 2, 3}, []any{1, 3}},
 		{"SELECT $0, $ x", "SELECT $0, $ x", nil, nil},
+		{"SELECT a -- it's $1\nFROM t WHERE x=$1", "SELECT a -- it's $1\nFROM t WHERE x=?", []any{1}, []any{1}},
+		{"SELECT /* $2 isn't */ $1", "SELECT /* $2 isn't */ ?", []any{1}, []any{1}},
+		{"SELECT /* open $1", "SELECT /* open $1", []any{1}, []any{1}},
+		// A parameter beyond the arguments stays as written: the driver
+		// reports the missing argument instead of binding NULL.
+		{"WHERE a=$2 AND b=$1 AND c=$3", "WHERE a=$2 AND b=$1 AND c=$3", []any{1, 2}, []any{1, 2}},
 	}
 	for _, c := range cases {
 		got, args := forSQLite(c.in, c.args)

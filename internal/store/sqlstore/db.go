@@ -98,8 +98,7 @@ func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := tx.stmts[query]; ok {
 		return st
 	}
-	text, _ := forSQLite(query, nil)
-	st, err := tx.tx.PrepareContext(ctx, text)
+	st, err := tx.tx.PrepareContext(ctx, rewrite(query).text)
 	if err != nil {
 		return nil // let the plain call report the error
 	}
@@ -113,8 +112,9 @@ func (tx *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
 // ExecContext runs a statement in the transaction.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := tx.prepared(ctx, query); st != nil {
-		_, args = forSQLite(query, args)
-		return st.ExecContext(ctx, args...)
+		if bound, ok := rewrite(query).bind(args); ok {
+			return st.ExecContext(ctx, bound...)
+		}
 	}
 	query, args = tx.dialect.bind(query, args)
 	return tx.tx.ExecContext(ctx, query, args...)
@@ -123,8 +123,9 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 // QueryContext runs a query in the transaction.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := tx.prepared(ctx, query); st != nil {
-		_, args = forSQLite(query, args)
-		return st.QueryContext(ctx, args...)
+		if bound, ok := rewrite(query).bind(args); ok {
+			return st.QueryContext(ctx, bound...)
+		}
 	}
 	query, args = tx.dialect.bind(query, args)
 	return tx.tx.QueryContext(ctx, query, args...)
@@ -133,8 +134,9 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 // QueryRowContext runs a one-row query in the transaction.
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := tx.prepared(ctx, query); st != nil {
-		_, args = forSQLite(query, args)
-		return st.QueryRowContext(ctx, args...)
+		if bound, ok := rewrite(query).bind(args); ok {
+			return st.QueryRowContext(ctx, bound...)
+		}
 	}
 	query, args = tx.dialect.bind(query, args)
 	return tx.tx.QueryRowContext(ctx, query, args...)

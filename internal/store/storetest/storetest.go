@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"InboxClaimWithoutFinish", testInboxClaimWithoutFinish},
 		{"InboxRequeue", testInboxRequeue},
 		{"InboxPeek", testInboxPeek},
+		{"Params", testParams},
 		{"AcceptGroup", testAcceptGroup},
 		{"Cursors", testCursors},
 		{"IncidentRoundTrip", testIncidentRoundTrip},
