@@ -26,9 +26,10 @@ func newReplay() *cobra.Command {
 		Use:   "replay --tenant FILE --in alerts.ndjson [--out result.json]",
 		Short: "Run a recorded alert stream through the whole pipeline on virtual time (what-if tool)",
 		Long: `Each input line: {"tenant","source","received_at" (RFC 3339),"payload" (the vendor's raw
-alert JSON)}. The pipeline runs on a fresh embedded store with each source's vendor
-simulator answering API calls; bad lines are quarantined and counted. The result
-JSON (stable: fields are added, never renamed) goes to --out or stdout.`,
+alert JSON)}. The pipeline runs on a fresh embedded store (a scratch file in the
+temporary directory, never synced to disk, removed at the end) with each source's
+vendor simulator answering API calls; bad lines are quarantined and counted. The
+result JSON (stable: fields are added, never renamed) goes to --out or stdout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ts, err := loadTenants(tenants)
