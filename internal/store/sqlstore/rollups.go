@@ -57,44 +57,38 @@ func (b *behind) rollupAlert(r *AlertRow) {
 
 // flushRollups upserts the noted rollup rows, keeping the later receipt.
 func (tx *Tx) flushRollups(ctx context.Context) error {
-	if len(tx.behind.keys) > 0 {
-		rows := make([][]any, 0, len(tx.behind.keys))
-		for k, at := range tx.behind.keys {
-			rows = append(rows, []any{k.tenant, k.kind, k.key, k.incident, at})
-		}
-		if err := tx.upsertMax(ctx, "incident_keys", "tenant, kind, key, incident_id", "latest", rows); err != nil {
-			return err
-		}
-		tx.behind.keys = nil
+	b := &tx.behind
+	if err := upsertLatest(ctx, tx, "incident_keys", "tenant, kind, key, incident_id", b.keys,
+		func(k keyRow) []any { return []any{k.tenant, k.kind, k.key, k.incident} }); err != nil {
+		return err
 	}
-	if len(tx.behind.hashHosts) > 0 {
-		rows := make([][]any, 0, len(tx.behind.hashHosts))
-		for k, at := range tx.behind.hashHosts {
-			rows = append(rows, []any{k.tenant, k.sha256, k.host, k.incident, at})
-		}
-		if err := tx.upsertMax(ctx, "hash_hosts", "tenant, sha256, host_key, incident_id", "latest", rows); err != nil {
-			return err
-		}
-		tx.behind.hashHosts = nil
+	if err := upsertLatest(ctx, tx, "hash_hosts", "tenant, sha256, host_key, incident_id", b.hashHosts,
+		func(k hashHost) []any { return []any{k.tenant, k.sha256, k.host, k.incident} }); err != nil {
+		return err
 	}
-	if len(tx.behind.patHosts) > 0 {
-		rows := make([][]any, 0, len(tx.behind.patHosts))
-		for h, at := range tx.behind.patHosts {
-			rows = append(rows, []any{h.tenant, h.pattern, h.host, at})
-		}
-		if err := tx.upsertMax(ctx, "pattern_hosts", "tenant, pattern, host_key", "latest", rows); err != nil {
-			return err
-		}
-		rows = make([][]any, 0, len(tx.behind.patDays))
-		for d, at := range tx.behind.patDays {
-			rows = append(rows, []any{d.tenant, d.pattern, d.day, at})
-		}
-		if err := tx.upsertMax(ctx, "pattern_days", "tenant, pattern, day", "latest", rows); err != nil {
-			return err
-		}
-		tx.behind.patHosts, tx.behind.patDays = nil, nil
+	if err := upsertLatest(ctx, tx, "pattern_hosts", "tenant, pattern, host_key", b.patHosts,
+		func(k patHost) []any { return []any{k.tenant, k.pattern, k.host} }); err != nil {
+		return err
 	}
+	if err := upsertLatest(ctx, tx, "pattern_days", "tenant, pattern, day", b.patDays,
+		func(k patDay) []any { return []any{k.tenant, k.pattern, k.day} }); err != nil {
+		return err
+	}
+	b.keys, b.hashHosts, b.patHosts, b.patDays = nil, nil, nil, nil
 	return nil
+}
+
+// upsertLatest writes one rollup's noted rows (key → latest receipt): the
+// key's columns, as key lists them, then latest.
+func upsertLatest[K comparable](ctx context.Context, tx *Tx, table, keyCols string, m map[K]int64, key func(K) []any) error {
+	if len(m) == 0 {
+		return nil
+	}
+	rows := make([][]any, 0, len(m))
+	for k, at := range m {
+		rows = append(rows, append(key(k), at))
+	}
+	return tx.upsertMax(ctx, table, keyCols, "latest", rows)
 }
 
 // upsertMax inserts rows (the key columns, then the value column) and, for
