@@ -85,53 +85,50 @@ func longestChain(t *tenant.Tenant) time.Duration {
 // sweeps and nodes. It reports whether it ran: false when another node
 // holds the sweep's lease.
 func (a *App) SweepEscalations(ctx context.Context) (ran bool, err error) {
-	lease, ok, err := a.DB.TryLease(ctx, "sweep:escalation")
-	if err != nil || !ok {
-		return false, err
+	return a.sweepTenants(ctx, "sweep:escalation", a.escalateTenant)
+}
+
+// escalateTenant takes a tenant's due escalation steps.
+func (a *App) escalateTenant(ctx context.Context, rt *runtimeTenant, now time.Time) error {
+	t := rt.triage.Tenant
+	longest := longestChain(t)
+	if longest == 0 {
+		return nil // no route of this tenant escalates
 	}
-	defer lease.Release()
-	now := a.cfg.Clock().UTC()
-	for _, rt := range a.dir.all() {
-		t := rt.triage.Tenant
-		longest := longestChain(t)
-		if longest == 0 {
-			continue // no route of this tenant escalates
+	list, err := a.DB.Unacknowledged(ctx, t.ID, now.Add(-longest-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		route, ok := chainOf(t, c.Incident)
+		if !ok {
+			continue
 		}
-		list, err := a.DB.Unacknowledged(ctx, t.ID, now.Add(-longest-24*time.Hour))
+		// Every step due and not taken yet; only the latest is acted
+		// on, the others are recorded as passed (after an outage, or
+		// when DFIR mode shortened the waits, several fall due at once
+		// and one call is enough).
+		var due []tenant.ChainStep
+		for _, st := range route.Chain() {
+			if c.Start.Add(st.Offset).After(now) {
+				break
+			}
+			if (st.Round == 0 && st.First) || c.Taken[sqlstore.StepKey(st.Round, st.Step)] {
+				continue // the first notice itself, or done already
+			}
+			due = append(due, st)
+		}
+		outcomes, err := stepOutcomes(t, c.Start, due)
 		if err != nil {
-			return true, err
+			return err
 		}
-		for _, c := range list {
-			route, ok := chainOf(t, c.Incident)
-			if !ok {
-				continue
-			}
-			// Every step due and not taken yet; only the latest is acted
-			// on, the others are recorded as passed (after an outage, or
-			// when DFIR mode shortened the waits, several fall due at once
-			// and one call is enough).
-			var due []tenant.ChainStep
-			for _, st := range route.Chain() {
-				if c.Start.Add(st.Offset).After(now) {
-					break
-				}
-				if (st.Round == 0 && st.First) || c.Taken[sqlstore.StepKey(st.Round, st.Step)] {
-					continue // the first notice itself, or done already
-				}
-				due = append(due, st)
-			}
-			outcomes, err := stepOutcomes(t, c.Start, due)
-			if err != nil {
-				return true, err
-			}
-			for i, st := range due {
-				if err := a.takeStep(ctx, rt, c, st, c.Start.Add(st.Offset), now, outcomes[i]); err != nil {
-					return true, err
-				}
+		for i, st := range due {
+			if err := a.takeStep(ctx, rt, c, st, c.Start.Add(st.Offset), now, outcomes[i]); err != nil {
+				return err
 			}
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // stepOutcomes decides the steps due at one sweep: those outside their

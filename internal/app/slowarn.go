@@ -36,47 +36,41 @@ type sloAbout struct {
 // highest is notified; the others are recorded as passed. It reports
 // whether it ran: false when another node holds the sweep's lease.
 func (a *App) SweepSLO(ctx context.Context) (ran bool, err error) {
-	lease, ok, err := a.DB.TryLease(ctx, "sweep:slo")
-	if err != nil || !ok {
-		return false, err
+	return a.sweepTenants(ctx, "sweep:slo", a.signalTenant)
+}
+
+// signalTenant raises a tenant's SLO warnings and breaches.
+func (a *App) signalTenant(ctx context.Context, rt *runtimeTenant, now time.Time) error {
+	t := rt.triage.Tenant
+	incs, err := a.DB.OpenNeedingHuman(ctx, t.ID, now.Add(-sloLookback))
+	if err != nil || len(incs) == 0 {
+		return err
 	}
-	defer lease.Release()
-	now := a.cfg.Clock().UTC()
-	for _, rt := range a.dir.all() {
-		t := rt.triage.Tenant
-		incs, err := a.DB.OpenNeedingHuman(ctx, t.ID, now.Add(-sloLookback))
-		if err != nil || len(incs) == 0 {
-			if err != nil {
-				return true, err
+	cv, err := a.newClockView(ctx, t.ID, incs)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(incs))
+	for i, inc := range incs {
+		ids[i] = inc.ID
+	}
+	stops, err := a.DB.ClockStops(ctx, t.ID, ids)
+	if err != nil {
+		return err
+	}
+	for _, inc := range incs {
+		st := stops[inc.ID]
+		for _, c := range cv.clocksAt(inc, st.Sent, st.Isolated) {
+			if c.Stopped != nil || c.Excluded != "" {
+				continue
 			}
-			continue
-		}
-		cv, err := a.newClockView(ctx, t.ID, incs)
-		if err != nil {
-			return true, err
-		}
-		ids := make([]int64, len(incs))
-		for i, inc := range incs {
-			ids[i] = inc.ID
-		}
-		stops, err := a.DB.ClockStops(ctx, t.ID, ids)
-		if err != nil {
-			return true, err
-		}
-		for _, inc := range incs {
-			st := stops[inc.ID]
-			for _, c := range cv.clocksAt(inc, st.Sent, st.Isolated) {
-				if c.Stopped != nil || c.Excluded != "" {
-					continue
-				}
-				budget, _ := cv.target(c.Name, inc)
-				if err := a.signal(ctx, rt, cv.cal, inc, c, budget, now); err != nil {
-					return true, err
-				}
+			budget, _ := cv.target(c.Name, inc)
+			if err := a.signal(ctx, rt, cv.cal, inc, c, budget, now); err != nil {
+				return err
 			}
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // signal raises what a running clock has reached by now.

@@ -33,6 +33,23 @@ func (a *App) every(ctx context.Context, period time.Duration, sweeps map[string
 	}
 }
 
+// sweepTenants runs a sweep once under its lease, tenant by tenant, all at
+// one "now". ran is false when another node holds the lease.
+func (a *App) sweepTenants(ctx context.Context, lease string, each func(context.Context, *runtimeTenant, time.Time) error) (ran bool, err error) {
+	l, ok, err := a.DB.TryLease(ctx, lease)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer l.Release()
+	now := a.cfg.Clock().UTC()
+	for _, rt := range a.dir.all() {
+		if err := each(ctx, rt, now); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
 // SweepUnanswered runs the 72-hour sweep once, now.
 func (a *App) SweepUnanswered(ctx context.Context) error {
 	lease, ok, err := a.DB.TryLease(ctx, "sweep:unanswered")

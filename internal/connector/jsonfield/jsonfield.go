@@ -50,27 +50,16 @@ func Parse(b []byte) (Object, error) {
 // struct works through every occurrence; a caller that must read an object
 // exactly as encoding/json would falls back to it when distinct is false.
 func ParseDistinct(b []byte) (obj Object, distinct bool, err error) {
-	obj, err = Parse(b)
-	if err != nil {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return nil, false, ErrNotObject
+	}
+	if !Valid(b) {
+		obj, err = Parse(b) // encoding/json's own error
 		return nil, false, err
 	}
-	return obj, members(bytes.TrimSpace(b)) == len(obj), nil
-}
-
-// members counts the members of a valid JSON object.
-func members(b []byte) int {
-	n := 0
-	i := skipSpace(b, 1)
-	for i < len(b) && b[i] == '"' {
-		n++
-		i = skipSpace(b, skipString(b, i))
-		i = skipSpace(b, i+1) // the colon
-		i = skipSpace(b, skipValue(b, i))
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
-		}
-	}
-	return n
+	obj, n := splitCounted(bytes.Clone(b))
+	return obj, n == len(obj), nil
 }
 
 // split reads a valid JSON object into its fields as encoding/json does
@@ -79,9 +68,16 @@ func members(b []byte) int {
 // It is what made decoding twice as fast: json.Unmarshal into a map of raw
 // messages validates, scans again and copies every value.
 func split(b []byte) Object {
-	f := Object{}
+	f, _ := splitCounted(b)
+	return f
+}
+
+// splitCounted is split that also counts the members read, repeated keys
+// included.
+func splitCounted(b []byte) (f Object, members int) {
+	f = Object{}
 	i := skipSpace(b, 1)
-	for i < len(b) && b[i] == '"' {
+	for ; i < len(b) && b[i] == '"'; members++ {
 		end := skipString(b, i)
 		key := unquote(b[i:end])
 		i = skipSpace(b, end)
@@ -93,7 +89,7 @@ func split(b []byte) Object {
 			i = skipSpace(b, i+1)
 		}
 	}
-	return f
+	return f, members
 }
 
 // Objects cuts b into the JSON objects it holds one after the other,
