@@ -234,3 +234,20 @@ func (tx *Tx) flushAlerts(ctx context.Context) error {
 	}
 	return nil
 }
+
+// InsertAlertsBare keeps alert rows exactly as given, to be written at
+// commit in the batch's multi-row statements, without what triage keeps
+// beside an alert (rollups, host addresses, the read-ahead). Only `bannin
+// bench ingest` uses it, for its floor: the writes that any pipeline on
+// bannin's data path (raw payload in the inbox, then a stored alert, then
+// the inbox row done) cannot skip.
+func (tx *Tx) InsertAlertsBare(ctx context.Context, rows []AlertRow) error {
+	for i := range rows {
+		vals, err := alertValues(&rows[i])
+		if err != nil {
+			return err
+		}
+		tx.behind.alerts = append(tx.behind.alerts, vals)
+	}
+	return nil
+}
