@@ -27,11 +27,11 @@ import (
 
 // ingestResult is `bench ingest --json`'s last line.
 type ingestResult struct {
-	Store           string  `json:"store"`
-	Alerts          int     `json:"alerts"`
-	BaselinePerSec  float64 `json:"baseline_per_sec"`
-	PipelinePerSec  float64 `json:"pipeline_per_sec"`
-	Ratio           float64 `json:"ratio"`
+	Store          string  `json:"store"`
+	Alerts         int     `json:"alerts"`
+	BaselinePerSec float64 `json:"baseline_per_sec"`
+	PipelinePerSec float64 `json:"pipeline_per_sec"`
+	Ratio          float64 `json:"ratio"`
 	// FloorPerSec is the rate of the writes no pipeline on bannin's data
 	// path can skip (see floor); FloorRatio is it over the baseline: the
 	// highest ratio any triage could reach on this machine and store.
