@@ -23,8 +23,12 @@ type Envelope struct {
 	Payload    json.RawMessage `json:"payload"`
 }
 
-// replayBatch is the triage batch size of a replay.
-const replayBatch = 2048
+// replayBatch is the triage batch size of a replay. Each batch journals
+// the pages it changes once, so larger batches write fewer journal pages:
+// a 297,005-line replay took 34.3-34.9 s at 2,048 and 30.9-36.0 s at
+// 4,096 (a noisy machine; docs/BENCHMARKS.md, 5th session), for about
+// 10 MB more.
+const replayBatch = 4096
 
 // feedBatch is how many input lines one inbox transaction stores. Feed and
 // the processor take turns on SQLite's one connection; each turn of Feed's
