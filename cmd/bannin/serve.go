@@ -18,6 +18,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/notify"
 	"github.com/bannin-soc/bannin/internal/secret"
+	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 )
 
 // serveFlags are the service's settings; each defaults from a BANNIN_*
@@ -39,6 +40,7 @@ type serveFlags struct {
 	simulate     bool
 	maxInflight  int64
 	rescueAfter  time.Duration
+	storeWait    time.Duration
 	verbose      bool
 	smtpIn       app.SMTPConfig
 	publicURL    string
@@ -68,6 +70,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.apiTokenFile, "api-token-file", env("BANNIN_API_TOKEN_FILE", ""), "file with the REST API bearer token (API disabled without it)")
 	fl.BoolVar(&f.simulate, "simulate", false, "sources without a url use the built-in vendor simulator")
 	fl.Int64Var(&f.maxInflight, "max-inflight-bytes", 64<<20, "intake memory ceiling; beyond it webhooks get 503 + Retry-After")
+	fl.DurationVar(&f.storeWait, "store-wait", time.Minute, "at start, keep retrying this long while the store is out of reach (PostgreSQL restarting or failing over); 0: fail at once")
 	fl.DurationVar(&f.rescueAfter, "job-rescue-after", 2*time.Minute, "a job running this long belonged to a dead node and runs again (PostgreSQL; jobs time out at half)")
 	fl.StringVar(&f.smtpIn.Listen, "smtp-listen", env("BANNIN_SMTP_LISTEN", ""), "inbound SMTP listener for tenants' mail sources, host:port (e.g. 0.0.0.0:2525) [BANNIN_SMTP_LISTEN]")
 	fl.StringVar(&f.smtpIn.Domain, "smtp-listen-domain", env("BANNIN_SMTP_LISTEN_DOMAIN", "localhost"), "name the inbound SMTP listener greets with")
@@ -96,7 +99,7 @@ Ctrl-C.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, f.listen, func(addr string) {
+			return serve(cmd.Context(), cfg, f.listen, f.storeWait, func(addr string) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "bannin: serving on http://%s (store %s)\n", addr, redact(f.db))
 			})
 		},
@@ -217,8 +220,8 @@ func readSecretFile(path string) ([]byte, error) {
 }
 
 // serve runs an App and its HTTP server until ctx ends.
-func serve(ctx context.Context, cfg app.Config, listen string, ready func(addr string)) error {
-	a, err := app.Open(ctx, cfg)
+func serve(ctx context.Context, cfg app.Config, listen string, storeWait time.Duration, ready func(addr string)) error {
+	a, err := openWaiting(ctx, cfg, storeWait)
 	if err != nil {
 		return err
 	}
@@ -254,4 +257,35 @@ func redact(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// openWaiting opens the app, retrying for up to wait while the store is out
+// of reach (sqlstore.IsConnError: refused, cut off, PostgreSQL restarting
+// or still starting up), so that a node started during a database restart
+// or failover comes up with the database instead of exiting. Any other
+// error returns at once.
+func openWaiting(ctx context.Context, cfg app.Config, wait time.Duration) (*app.App, error) {
+	deadline := time.Now().Add(wait)
+	delay := 250 * time.Millisecond
+	for {
+		a, err := app.Open(ctx, cfg)
+		if err == nil || !sqlstore.IsConnError(err) {
+			return a, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			if wait > 0 {
+				err = fmt.Errorf("store %s out of reach for %s (--store-wait): %w", redact(cfg.DB), wait, err)
+			}
+			return nil, err
+		}
+		delay = min(delay, left)
+		cfg.Log.Warn("store out of reach; retrying", "store", redact(cfg.DB), "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }

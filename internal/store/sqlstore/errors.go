@@ -1,7 +1,12 @@
 package sqlstore
 
 import (
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -26,4 +31,25 @@ func IsDataError(err error) bool {
 		}
 	}
 	return false
+}
+
+// IsConnError reports whether err is the store being out of reach — the
+// connection refused, reset or cut in the middle of a reply, PostgreSQL's
+// class 08 (connection exception) or the server shutting down or still
+// starting (57P01–57P03) — rather than anything about the statement. Such
+// a failure may pass when the server is back; retrying anything else fails
+// the same way.
+func IsConnError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+	}
+	var connect *pgconn.ConnectError
+	var netErr *net.OpError
+	return errors.As(err, &connect) || errors.As(err, &netErr) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,6 +26,33 @@ func TestIsDataError(t *testing.T) {
 	} {
 		if got := IsDataError(c.err); got != c.want {
 			t.Errorf("IsDataError(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+func TestIsConnError(t *testing.T) {
+	_, refused := net.Dial("tcp", "127.0.0.1:1") // nothing listens on port 1
+	if refused == nil {
+		t.Fatal("something listens on 127.0.0.1:1")
+	}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{refused, true},
+		{fmt.Errorf("migrate: error checking if `river_migration.line` exists: %w", io.ErrUnexpectedEOF), true},
+		{&pgconn.PgError{Code: "57P03"}, true},                      // the database system is starting up
+		{fmt.Errorf("x: %w", &pgconn.PgError{Code: "08006"}), true}, // connection failure
+		{driver.ErrBadConn, true},
+		{&pgconn.PgError{Code: "42P01"}, false},                                     // undefined table: a bug, not an outage
+		{fmt.Errorf("connect postgres: %w", &pgconn.PgError{Code: "28P01"}), false}, // wrong password
+		{&pgconn.PgError{Code: "23505"}, false},
+		{errors.New("syntax error"), false},
+		{context.Canceled, false},
+		{nil, false},
+	} {
+		if got := IsConnError(c.err); got != c.want {
+			t.Errorf("IsConnError(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/policy"
+	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/tenant"
+)
+
+// TestOpenWaitingForPostgres starts a node while its PostgreSQL is out of
+// reach: with --store-wait it comes up once the database answers; without,
+// it fails at once with the connection error.
+func TestOpenWaitingForPostgres(t *testing.T) {
+	pg := os.Getenv("BANNIN_TEST_PG")
+	if pg == "" {
+		t.Skip("BANNIN_TEST_PG unset: needs PostgreSQL")
+	}
+	ctx := t.Context()
+	dir := t.TempDir()
+	dsn, cleanup, err := benchStore(ctx, "postgres", pg, dir, "wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	// A port nothing listens on yet; the database "comes back" there later.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = l.Addr().String()
+	l.Close()
+	path, err := tenant.WriteDemo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := tenant.Load(path, tenant.WithRuleCheck(policy.RuleCheck))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Config{DB: u.String(), Tenants: []*tenant.Tenant{tn}, Simulate: true, SecretKey: make([]byte, 32), Log: logger(false)}
+
+	if _, err := openWaiting(ctx, cfg, 0); !sqlstore.IsConnError(err) || strings.Contains(err.Error(), "--store-wait") {
+		t.Fatalf("without waiting: %v, want the connection error at once", err)
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	proxyUp := make(chan net.Listener, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		pl, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			t.Error(err)
+			close(proxyUp)
+			return
+		}
+		proxyUp <- pl
+		for {
+			c, err := pl.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { forward(c, target) })
+		}
+	}()
+	a, err := openWaiting(ctx, cfg, 30*time.Second)
+	if err != nil {
+		t.Fatalf("with --store-wait: %v", err)
+	}
+	a.Close(ctx)
+	if pl, ok := <-proxyUp; ok {
+		pl.Close()
+	}
+}
+
+// forward copies one client connection to target and back.
+func forward(c net.Conn, target string) {
+	defer c.Close()
+	s, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	done := make(chan struct{})
+	go func() { io.Copy(s, c); s.(*net.TCPConn).CloseWrite(); close(done) }()
+	io.Copy(c, s)
+	<-done
+}
