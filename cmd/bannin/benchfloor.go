@@ -22,11 +22,12 @@ const floorBatch = 1024
 // floor measures the writes that no pipeline on bannin's data path can
 // skip, with no triage at all: the payloads are submitted through a
 // committer from the same 8 clients as the pipeline's, and as they commit
-// a loop claims them in batches, decodes them on every core, stores each
-// alert's row and marks its inbox row done, one transaction per batch.
+// a loop claims them in batches, decodes them on every core (the next
+// batch while this one is written), stores each alert's row and marks its
+// inbox row done, one transaction per batch.
 // Triage adds its read-ahead, rollups, incidents, notes, audit and jobs to
-// this, so the floor over the baseline is the highest ratio the pipeline
-// could reach on this machine and store.
+// this, so the floor over the baseline estimates the highest ratio the
+// pipeline could reach, with this batch size, on this machine and store.
 func floor(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar *progressbar.ProgressBar) (float64, error) {
 	dsn, cleanup, err := benchStore(ctx, kind, pgURL, dir, "floor")
 	if err != nil {
@@ -61,8 +62,12 @@ func floor(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar 
 	return float64(len(payloads)) / time.Since(start).Seconds(), nil
 }
 
-// floorStore claims, decodes and stores until n inbox rows are done.
+// floorStore claims, decodes and stores until n inbox rows are done. Like
+// the processor on SQLite, it decodes the next batch's pending rows in the
+// background while the store writes this one, so the one connection is not
+// held while decoding.
 func floorStore(ctx context.Context, db *sqlstore.DB, n int, wake <-chan struct{}, bar *progressbar.ProgressBar) error {
+	var ahead chan map[int64][]alert.Alert // the next batch, decoded, by inbox id
 	for done := 0; done < n; {
 		var claimed int
 		err := db.InTx(ctx, func(tx *sqlstore.Tx) error {
@@ -71,9 +76,29 @@ func floorStore(ctx context.Context, db *sqlstore.DB, n int, wake <-chan struct{
 				return err
 			}
 			claimed = len(items)
-			rows, err := floorDecode(items)
+			var ready map[int64][]alert.Alert
+			if ahead != nil {
+				ready, ahead = <-ahead, nil
+			}
+			rows, err := floorRows(items, ready)
 			if err != nil {
 				return err
+			}
+			next, err := tx.PeekPending(ctx, items[len(items)-1].ID, floorBatch)
+			if err != nil {
+				return err
+			}
+			if len(next) > 0 {
+				ahead = make(chan map[int64][]alert.Alert, 1)
+				go func(out chan<- map[int64][]alert.Alert) {
+					m := map[int64][]alert.Alert{}
+					if decoded, err := floorDecode(next); err == nil { // an error is met again when the rows are claimed
+						for i, it := range next {
+							m[it.ID] = decoded[i]
+						}
+					}
+					out <- m
+				}(ahead)
 			}
 			if err := tx.InsertAlertsBare(ctx, rows); err != nil {
 				return err
@@ -102,12 +127,45 @@ func floorStore(ctx context.Context, db *sqlstore.DB, n int, wake <-chan struct{
 			bar.Add(claimed)
 		}
 	}
+	if ahead != nil {
+		<-ahead
+	}
 	return nil
 }
 
-// floorDecode decodes a batch on every core, as the processor does, into
-// alert rows stamped with their inbox row.
-func floorDecode(items []sqlstore.InboxItem) ([]sqlstore.AlertRow, error) {
+// floorRows turns a claimed batch into alert rows stamped with their inbox
+// row, taking the alerts decoded ahead and decoding the rest.
+func floorRows(items []sqlstore.InboxItem, ready map[int64][]alert.Alert) ([]sqlstore.AlertRow, error) {
+	var missing []sqlstore.InboxItem
+	for _, it := range items {
+		if _, ok := ready[it.ID]; !ok {
+			missing = append(missing, it)
+		}
+	}
+	if len(missing) > 0 {
+		decoded, err := floorDecode(missing)
+		if err != nil {
+			return nil, err
+		}
+		if ready == nil {
+			ready = map[int64][]alert.Alert{}
+		}
+		for i, it := range missing {
+			ready[it.ID] = decoded[i]
+		}
+	}
+	var rows []sqlstore.AlertRow
+	for _, it := range items {
+		for _, a := range ready[it.ID] {
+			a.Tenant, a.Source, a.Received = it.Tenant, it.Source, it.ReceivedAt
+			rows = append(rows, sqlstore.AlertRow{InboxID: it.ID, Disposition: sqlstore.DispositionLow, Alert: a})
+		}
+	}
+	return rows, nil
+}
+
+// floorDecode decodes a batch on every core, as the processor does.
+func floorDecode(items []sqlstore.InboxItem) ([][]alert.Alert, error) {
 	decoded := make([][]alert.Alert, len(items))
 	errs := make([]error, len(items))
 	workers := runtime.GOMAXPROCS(0)
@@ -120,15 +178,10 @@ func floorDecode(items []sqlstore.InboxItem) ([]sqlstore.AlertRow, error) {
 		})
 	}
 	wg.Wait()
-	var rows []sqlstore.AlertRow
 	for i, it := range items {
 		if errs[i] != nil {
 			return nil, fmt.Errorf("decode inbox %d: %w", it.ID, errs[i])
 		}
-		for _, a := range decoded[i] {
-			a.Tenant, a.Source, a.Received = it.Tenant, it.Source, it.ReceivedAt
-			rows = append(rows, sqlstore.AlertRow{InboxID: it.ID, Disposition: sqlstore.DispositionLow, Alert: a})
-		}
 	}
-	return rows, nil
+	return decoded, nil
 }

@@ -33,8 +33,9 @@ type ingestResult struct {
 	PipelinePerSec float64 `json:"pipeline_per_sec"`
 	Ratio          float64 `json:"ratio"`
 	// FloorPerSec is the rate of the writes no pipeline on bannin's data
-	// path can skip (see floor); FloorRatio is it over the baseline: the
-	// highest ratio any triage could reach on this machine and store.
+	// path can skip (see floor); FloorRatio is it over the baseline: about
+	// the highest ratio a triage could reach with this batch size on this
+	// machine and store.
 	FloorPerSec     float64 `json:"floor_per_sec"`
 	FloorRatio      float64 `json:"floor_ratio"`
 	JobsDrainedSecs float64 `json:"jobs_drained_secs"`

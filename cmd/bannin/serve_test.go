@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +17,9 @@ import (
 	"github.com/bannin-soc/bannin/internal/tenant"
 )
 
-// TestOpenWaitingForPostgres starts a node while its PostgreSQL is out of
-// reach: with --store-wait it comes up once the database answers; without,
-// it fails at once with the connection error.
+// TestOpenWaitingForPostgres starts a node while its PostgreSQL hangs up on
+// every connection: without --store-wait it fails at once with the
+// connection error; with it, it comes up once the database answers again.
 func TestOpenWaitingForPostgres(t *testing.T) {
 	pg := os.Getenv("BANNIN_TEST_PG")
 	if pg == "" {
@@ -36,13 +37,14 @@ func TestOpenWaitingForPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := u.Host
-	// A port nothing listens on yet; the database "comes back" there later.
+	// The node's address for the database: a proxy that hangs up on every
+	// connection (the database going down or coming up) until forwarding is
+	// set, then forwards to the real server.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Host = l.Addr().String()
-	l.Close()
 	path, err := tenant.WriteDemo(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -53,38 +55,32 @@ func TestOpenWaitingForPostgres(t *testing.T) {
 	}
 	cfg := app.Config{DB: u.String(), Tenants: []*tenant.Tenant{tn}, Simulate: true, SecretKey: make([]byte, 32), Log: logger(false)}
 
-	if _, err := openWaiting(ctx, cfg, 0); !sqlstore.IsConnError(err) || strings.Contains(err.Error(), "--store-wait") {
-		t.Fatalf("without waiting: %v, want the connection error at once", err)
-	}
-
+	var forwarding atomic.Bool
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	proxyUp := make(chan net.Listener, 1)
-	go func() {
-		time.Sleep(500 * time.Millisecond)
-		pl, err := net.Listen("tcp", u.Host)
-		if err != nil {
-			t.Error(err)
-			close(proxyUp)
-			return
-		}
-		proxyUp <- pl
+	wg.Go(func() {
 		for {
-			c, err := pl.Accept()
+			c, err := l.Accept()
 			if err != nil {
-				return
+				return // closed below
+			}
+			if !forwarding.Load() {
+				c.Close()
+				continue
 			}
 			wg.Go(func() { forward(c, target) })
 		}
-	}()
+	})
+	defer wg.Wait()
+	defer l.Close()
+	if _, err := openWaiting(ctx, cfg, 0); !sqlstore.IsConnError(err) || strings.Contains(err.Error(), "--store-wait") {
+		t.Fatalf("without waiting: %v, want the connection error at once", err)
+	}
+	time.AfterFunc(500*time.Millisecond, func() { forwarding.Store(true) })
 	a, err := openWaiting(ctx, cfg, 30*time.Second)
 	if err != nil {
 		t.Fatalf("with --store-wait: %v", err)
 	}
 	a.Close(ctx)
-	if pl, ok := <-proxyUp; ok {
-		pl.Close()
-	}
 }
 
 // forward copies one client connection to target and back.

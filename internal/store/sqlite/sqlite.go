@@ -47,8 +47,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 // rollback journal in memory (MEMORY) made every transaction allocate its
 // journal afresh and give the memory back at commit, and on a machine
 // where the kernel charges much for new pages that took a quarter of the
-// time: a 1,009,805-line replay took 236 s with it and 148 s with the
-// journal on disk (docs/BENCHMARKS.md, 5th session). The file is locked
+// time: a 1,009,805-line replay took 236 s with it and 128 s with the
+// rollback journal in a file and statement journals in memory
+// (docs/BENCHMARKS.md, 5th session). The file is locked
 // for the run's one connection alone (locking_mode EXCLUSIVE), which
 // spares each transaction its file locks and its check whether another
 // process changed the file. Transactions still commit and roll back as in

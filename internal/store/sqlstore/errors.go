@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -34,22 +36,36 @@ func IsDataError(err error) bool {
 }
 
 // IsConnError reports whether err is the store being out of reach — the
-// connection refused, reset or cut in the middle of a reply, PostgreSQL's
-// class 08 (connection exception) or the server shutting down or still
-// starting (57P01–57P03) — rather than anything about the statement. Such
-// a failure may pass when the server is back; retrying anything else fails
-// the same way.
+// connection refused, reset or cut in the middle of a reply, the host not
+// found, PostgreSQL's class 08 (connection exception), the server shutting
+// down or still starting (57P01–57P03), out of connections (53300) or, in
+// a failover, a standby that does not take writes yet (25006) — rather than
+// anything about the statement or the configuration. Such a failure may
+// pass when the server is back; retrying anything else fails the same way.
+// A certificate the client refuses is configuration, not an outage.
 func IsConnError(err error) bool {
 	if err == nil {
 		return false
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
-		return strings.HasPrefix(pg.Code, "08") || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+		switch pg.Code {
+		case "57P01", "57P02", "57P03", "53300", "25006":
+			return true
+		}
+		return strings.HasPrefix(pg.Code, "08")
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var badCert x509.CertificateInvalidError
+	var badHost x509.HostnameError
+	var tlsRecord tls.RecordHeaderError
+	if errors.As(err, &unknownCA) || errors.As(err, &badCert) || errors.As(err, &badHost) || errors.As(err, &tlsRecord) {
+		return false
 	}
 	var connect *pgconn.ConnectError
 	var netErr *net.OpError
-	return errors.As(err, &connect) || errors.As(err, &netErr) ||
+	var dnsErr *net.DNSError
+	return errors.As(err, &connect) || errors.As(err, &netErr) || errors.As(err, &dnsErr) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

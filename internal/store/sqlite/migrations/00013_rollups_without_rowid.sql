@@ -4,7 +4,9 @@
 -- the table's rowid b-tree and in the primary key's index, so every upsert
 -- changed two b-trees and the commit wrote both trees' pages. WITHOUT ROWID
 -- keeps each row in its primary key's b-tree alone. (PostgreSQL has no
--- rowid: its tables stay as they are.)
+-- rowid: its tables stay as they are.) The copy runs once, at the first
+-- start after the upgrade, in time proportional to the rollups' rows (one
+-- per pattern and host, pattern and day, hash and host, and incident key).
 CREATE TABLE incident_keys_new (
     tenant      TEXT NOT NULL,
     kind        TEXT NOT NULL,
@@ -53,4 +55,6 @@ DROP TABLE hash_hosts;
 ALTER TABLE hash_hosts_new RENAME TO hash_hosts;
 
 -- +goose Down
+-- Nothing to undo: the tables keep their columns and keys, and the Down
+-- steps of 00012, 00011 and 00005 drop or rebuild them as they are.
 SELECT 1;
