@@ -10,7 +10,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/bannin-soc/bannin/internal/alert"
-	"github.com/bannin-soc/bannin/internal/app"
 	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 	"github.com/bannin-soc/bannin/internal/intake"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
@@ -29,16 +28,11 @@ const floorBatch = 1024
 // this, so the floor over the baseline estimates the highest ratio the
 // pipeline could reach, with this batch size, on this machine and store.
 func floor(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar *progressbar.ProgressBar) (float64, error) {
-	dsn, cleanup, err := benchStore(ctx, kind, pgURL, dir, "floor")
+	db, done, err := openBenchStore(ctx, kind, pgURL, dir, "floor")
 	if err != nil {
 		return 0, err
 	}
-	defer cleanup()
-	db, err := app.OpenStore(ctx, dsn)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
+	defer done()
 	wake := make(chan struct{}, 1)
 	cctx, cancel := context.WithCancel(ctx)
 	c := intake.NewCommitter(cctx, db, intake.CommitterOptions{OnCommit: func() {

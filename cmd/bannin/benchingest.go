@@ -186,17 +186,27 @@ func newBar(cmd *cobra.Command, human bool, n int, desc string) *progressbar.Pro
 		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 }
 
-func baseline(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar *progressbar.ProgressBar) (float64, error) {
-	dsn, cleanup, err := benchStore(ctx, kind, pgURL, dir, "baseline")
+// openBenchStore opens a fresh, migrated store (benchStore) and returns it
+// with what closes and removes it.
+func openBenchStore(ctx context.Context, kind, pgURL, dir, name string) (*sqlstore.DB, func(), error) {
+	dsn, cleanup, err := benchStore(ctx, kind, pgURL, dir, name)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	defer cleanup()
 	db, err := app.OpenStore(ctx, dsn)
 	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); cleanup() }, nil
+}
+
+func baseline(ctx context.Context, kind, pgURL, dir string, payloads [][]byte, bar *progressbar.ProgressBar) (float64, error) {
+	db, done, err := openBenchStore(ctx, kind, pgURL, dir, "baseline")
+	if err != nil {
 		return 0, err
 	}
-	defer db.Close()
+	defer done()
 	dec := cs.Decoder{}
 	start := time.Now()
 	batch := make([]sqlstore.InboxItem, 0, 500)
