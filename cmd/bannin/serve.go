@@ -221,15 +221,11 @@ func readSecretFile(path string) ([]byte, error) {
 
 // serve runs an App and its HTTP server until ctx ends.
 func serve(ctx context.Context, cfg app.Config, listen string, storeWait time.Duration, ready func(addr string)) error {
-	a, err := openWaiting(ctx, cfg, storeWait)
-	if err != nil {
-		return err
-	}
 	// The app outlives the signal: on Ctrl-C the HTTP server stops taking
 	// requests first (in-flight webhooks finish and are acknowledged), then
 	// the app stops.
-	if err := a.Start(context.WithoutCancel(ctx)); err != nil {
-		a.Close(context.Background())
+	a, err := startWaiting(ctx, cfg, storeWait)
+	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -259,18 +255,25 @@ func redact(dsn string) string {
 	return dsn
 }
 
-// openWaiting opens the app, retrying for up to wait while the store is out
-// of reach (sqlstore.IsConnError: refused, cut off, PostgreSQL restarting
-// or still starting up), so that a node started during a database restart
-// or failover comes up with the database instead of exiting. Any other
-// error returns at once.
-func openWaiting(ctx context.Context, cfg app.Config, wait time.Duration) (*app.App, error) {
+// startWaiting opens and starts the app (which runs on after ctx ends,
+// until Close), retrying for up to wait while the store is out of reach
+// (sqlstore.IsConnError: refused, cut off, PostgreSQL restarting or still
+// starting up), so that a node started during a database restart or
+// failover comes up with the database instead of exiting. Any other error
+// returns at once.
+func startWaiting(ctx context.Context, cfg app.Config, wait time.Duration) (*app.App, error) {
 	deadline := time.Now().Add(wait)
 	delay := 250 * time.Millisecond
 	for {
 		a, err := app.Open(ctx, cfg)
-		if err == nil || !sqlstore.IsConnError(err) {
-			return a, err
+		if err == nil {
+			if err = a.Start(context.WithoutCancel(ctx)); err == nil {
+				return a, nil
+			}
+			a.Close(context.Background())
+		}
+		if !sqlstore.IsConnError(err) {
+			return nil, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {

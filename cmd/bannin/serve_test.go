@@ -72,11 +72,11 @@ func TestOpenWaitingForPostgres(t *testing.T) {
 	})
 	defer wg.Wait()
 	defer l.Close()
-	if _, err := openWaiting(ctx, cfg, 0); !sqlstore.IsConnError(err) || strings.Contains(err.Error(), "--store-wait") {
+	if _, err := startWaiting(ctx, cfg, 0); !sqlstore.IsConnError(err) || strings.Contains(err.Error(), "--store-wait") {
 		t.Fatalf("without waiting: %v, want the connection error at once", err)
 	}
 	time.AfterFunc(500*time.Millisecond, func() { forwarding.Store(true) })
-	a, err := openWaiting(ctx, cfg, 30*time.Second)
+	a, err := startWaiting(ctx, cfg, 30*time.Second)
 	if err != nil {
 		t.Fatalf("with --store-wait: %v", err)
 	}

@@ -62,6 +62,9 @@ func IsConnError(err error) bool {
 	if errors.As(err, &unknownCA) || errors.As(err, &badCert) || errors.As(err, &badHost) || errors.As(err, &tlsRecord) {
 		return false
 	}
+	if errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true // the connection closed under us, or nothing was sent yet
+	}
 	var connect *pgconn.ConnectError
 	var netErr *net.OpError
 	var dnsErr *net.DNSError

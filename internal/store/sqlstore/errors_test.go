@@ -45,8 +45,9 @@ func TestIsConnError(t *testing.T) {
 		{&pgconn.PgError{Code: "57P03"}, true},                      // the database system is starting up
 		{fmt.Errorf("x: %w", &pgconn.PgError{Code: "08006"}), true}, // connection failure
 		{driver.ErrBadConn, true},
-		{&pgconn.PgError{Code: "53300"}, true}, // too many connections
-		{&pgconn.PgError{Code: "25006"}, true}, // read-only: a standby mid-failover
+		{fmt.Errorf("tenant crash: commit: %w", pgconn.ErrConnClosed), true}, // seen in TestCrashFloodPostgresRestart
+		{&pgconn.PgError{Code: "53300"}, true},                               // too many connections
+		{&pgconn.PgError{Code: "25006"}, true},                               // read-only: a standby mid-failover
 		{&net.DNSError{Err: "no such host", Name: "db.internal", IsNotFound: true}, true},
 		{fmt.Errorf("tls: %w", x509.UnknownAuthorityError{}), false},                            // a certificate we refuse
 		{&net.OpError{Op: "remote error", Err: x509.HostnameError{Host: "db.internal"}}, false}, // wrapped in a network error
