@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
@@ -63,11 +65,18 @@ const alertCols = `tenant, source, vendor, vendor_id, inbox_id, incident_id,
 
 // alertValues are an alert row's values in alertCols' order.
 func alertValues(r *AlertRow) ([]any, error) {
-	a := &r.Alert
-	data, err := json.Marshal(a)
+	vals := alertKeys(r)
+	data, err := json.Marshal(&r.Alert)
 	if err != nil {
 		return nil, fmt.Errorf("encode alert: %w", err)
 	}
+	vals[len(vals)-1] = string(data)
+	return vals, nil
+}
+
+// alertKeys are alertValues without the last, the alert's JSON (data).
+func alertKeys(r *AlertRow) []any {
+	a := &r.Alert
 	hash := a.SuspiciousHash()
 	if r.NoSpread {
 		hash = ""
@@ -77,7 +86,17 @@ func alertValues(r *AlertRow) ([]any, error) {
 		inc = r.IncidentID
 	}
 	return []any{a.Tenant, a.Source, a.Vendor, a.VendorID, r.InboxID, inc, r.Disposition, a.Fingerprint(), a.Pattern(),
-		alert.HostKey(a.Host), hash, r.Score, r.Reason, micros(a.EventTime), micros(a.Received), string(data)}, nil
+		alert.HostKey(a.Host), hash, r.Score, r.Reason, micros(a.EventTime), micros(a.Received), nil}
+}
+
+// keepAlert keeps an alert row for the batch's multi-row insert at commit.
+// Its JSON is encoded then, on every core (flushAlerts), from a copy taken
+// now: the encoding is a good part of a triaged alert's cost, and triage
+// holds the transaction (on SQLite the one connection) while it works.
+func (b *behind) keepAlert(r *AlertRow) {
+	a := r.Alert
+	b.alerts = append(b.alerts, alertKeys(r))
+	b.alertData = append(b.alertData, &a)
 }
 
 // InsertAlert stores a decoded alert and sets its ID.
@@ -87,13 +106,13 @@ func alertValues(r *AlertRow) ([]any, error) {
 // 0; reads of the alerts table in the transaction write the kept rows first.
 func (tx *Tx) InsertAlert(ctx context.Context, r *AlertRow) error {
 	a := &r.Alert
-	vals, err := alertValues(r)
-	if err != nil {
-		return err
-	}
 	if tx.primed != nil {
-		tx.behind.alerts = append(tx.behind.alerts, vals)
+		tx.behind.keepAlert(r)
 	} else {
+		vals, err := alertValues(r)
+		if err != nil {
+			return err
+		}
 		id, err := insertID(ctx, tx, `INSERT INTO alerts (`+alertCols+`)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`, vals...)
 		if err != nil {
@@ -227,8 +246,11 @@ func (db *DB) IncidentVendors(ctx context.Context, tenant string) (map[int64][]s
 
 // flushAlerts writes the alerts kept for commit (see InsertAlert).
 func (tx *Tx) flushAlerts(ctx context.Context) error {
-	rows := tx.behind.alerts
-	tx.behind.alerts = nil
+	rows, data := tx.behind.alerts, tx.behind.alertData
+	tx.behind.alerts, tx.behind.alertData = nil, nil
+	if err := encodeAlerts(rows, data); err != nil {
+		return err
+	}
 	if err := tx.execRows(ctx, "INSERT INTO alerts ("+alertCols+") VALUES ", rows, "", nil); err != nil {
 		return fmt.Errorf("insert alerts: %w", err)
 	}
@@ -243,11 +265,29 @@ func (tx *Tx) flushAlerts(ctx context.Context) error {
 // the inbox row done) cannot skip.
 func (tx *Tx) InsertAlertsBare(ctx context.Context, rows []AlertRow) error {
 	for i := range rows {
-		vals, err := alertValues(&rows[i])
-		if err != nil {
-			return err
-		}
-		tx.behind.alerts = append(tx.behind.alerts, vals)
+		tx.behind.keepAlert(&rows[i])
 	}
 	return nil
+}
+
+// encodeAlerts sets each kept row's last value to its alert's JSON, on
+// every core for a large batch.
+func encodeAlerts(rows [][]any, data []*alert.Alert) error {
+	workers := min(runtime.GOMAXPROCS(0), len(data)/64+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(data); i += workers {
+				b, err := json.Marshal(data[i])
+				if err != nil {
+					errs[w] = fmt.Errorf("encode alert %s: %w", data[i].VendorID, err)
+					return
+				}
+				rows[i][len(rows[i])-1] = string(b)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
@@ -18,7 +19,8 @@ import (
 
 // behind holds a transaction's deferred writes.
 type behind struct {
-	alerts    [][]any // alert rows (alertCols) kept in a triage batch
+	alerts    [][]any        // alert rows (alertCols) kept in a triage batch, data still nil
+	alertData []*alert.Alert // the alerts of those rows, encoded into data at flush
 	audits    []AuditEntry
 	finishes  []finish
 	incidents map[int64]*ticket.Incident // kept updates, by id

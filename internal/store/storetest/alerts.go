@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -147,4 +148,42 @@ func testPrevalence(t *testing.T, db *sqlstore.DB) {
 			return err
 		})
 	}
+}
+
+// testPrimedAlertRoundTrip stores a triage batch's alerts the way triage
+// does — kept in a primed transaction and written, their JSON encoded on
+// every core, at commit — and reads back exactly what was inserted, as it
+// was when inserted.
+func testPrimedAlertRoundTrip(t *testing.T, db *sqlstore.DB) {
+	inc := insertIncident(t, db, newIncident("a", "incident", t0))
+	var batch []alert.Alert
+	for i := range 200 { // enough for several encoding workers
+		a := newAlert("a", fmt.Sprintf("det-%03d", i), fmt.Sprintf("pc-%02d", i%17), hashA, t0.Add(time.Duration(i)*time.Second))
+		a.Techniques, a.Confidence = []string{"T1003", fmt.Sprintf("T%04d", i)}, i%100
+		batch = append(batch, a)
+	}
+	var want []sqlstore.AlertRow
+	inTx(t, db, func(ctx context.Context, tx *sqlstore.Tx) error {
+		if err := tx.Prime(ctx, batch, sqlstore.Windows{Prevalence: time.Hour, Host: time.Hour, Spread: time.Hour}); err != nil {
+			return err
+		}
+		for i := range batch {
+			r := &sqlstore.AlertRow{InboxID: int64(100 + i), IncidentID: inc, Disposition: sqlstore.DispositionGrouped,
+				Reason: fmt.Sprintf("reason %d", i), Score: i % 90, Alert: batch[i]}
+			if err := tx.InsertAlert(ctx, r); err != nil {
+				return err
+			}
+			want = append(want, *r)
+			r.Alert.Title = "changed after insert" // what was inserted is stored
+		}
+		return nil
+	})
+	got := incidentAlerts(t, db, "a", inc)
+	if len(got) != len(want) {
+		t.Fatalf("%d alerts read back, want %d", len(got), len(want))
+	}
+	for i := range got {
+		want[i].ID = got[i].ID // kept rows get their ids at commit
+	}
+	diff(t, "IncidentAlerts of a primed batch", want, got)
 }

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"OpenIncidentByHost", testOpenIncidentByHost},
 		{"OpenIncidentByHash", testOpenIncidentByHash},
 		{"AlertRoundTrip", testAlertRoundTrip},
+		{"PrimedAlertRoundTrip", testPrimedAlertRoundTrip},
 		{"AlertSeen", testAlertSeen},
 		{"Prevalence", testPrevalence},
 		{"Actions", testActions},
