@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -12,6 +10,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/alert"
 	cs "github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 	"github.com/bannin-soc/bannin/internal/intake"
+	"github.com/bannin-soc/bannin/internal/parallel"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 )
 
@@ -162,16 +161,7 @@ func floorRows(items []sqlstore.InboxItem, ready map[int64][]alert.Alert) ([]sql
 func floorDecode(items []sqlstore.InboxItem) ([][]alert.Alert, error) {
 	decoded := make([][]alert.Alert, len(items))
 	errs := make([]error, len(items))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(items); i += workers {
-				decoded[i], errs[i] = cs.Decoder{}.Decode(items[i].Payload)
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(items), 16, func(i int) { decoded[i], errs[i] = cs.Decoder{}.Decode(items[i].Payload) })
 	for i, it := range items {
 		if errs[i] != nil {
 			return nil, fmt.Errorf("decode inbox %d: %w", it.ID, errs[i])

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
 	"github.com/bannin-soc/bannin/internal/jobs"
+	"github.com/bannin-soc/bannin/internal/parallel"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/triage"
 )
@@ -93,7 +93,7 @@ func NewProcessor(db *sqlstore.DB, dir Directory, j JobInserter, log *slog.Logge
 		log = slog.Default()
 	}
 	p := &Processor{db: db, dir: dir, jobs: j, log: log, wake: make(chan struct{}, 1), observe: observe}
-	p.batch.Store(int64(batchSize(db)))
+	p.batch.Store(batchSize)
 	return p
 }
 
@@ -108,7 +108,7 @@ func (p *Processor) SetBatch(n int) { p.batch.Store(int64(max(n, 1))) }
 // batch is decoded while this one is written, 1,024 rows hold it about as
 // long as 256 did (bench latency at 1,000/s: p99 37 ms either way) and the
 // pipeline is about a fifth faster (docs/BENCHMARKS.md, 4th session).
-func batchSize(*sqlstore.DB) int { return 1024 }
+const batchSize = 1024
 
 // Wake tells the processor new rows are waiting.
 func (p *Processor) Wake() {
@@ -363,16 +363,7 @@ func (p *Processor) decodeAhead(ctx context.Context, tx *sqlstore.Tx, lastID int
 // and the batch's statements wait for all of it.
 func (p *Processor) decodeRows(items []sqlstore.InboxItem) []decodedRow {
 	rows := make([]decodedRow, len(items))
-	workers := min(runtime.GOMAXPROCS(0), len(items)/16+1)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(items); i += workers {
-				rows[i] = p.decodeRow(items[i])
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(items), 16, func(i int) { rows[i] = p.decodeRow(items[i]) })
 	return rows
 }
 

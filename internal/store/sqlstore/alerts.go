@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/parallel"
 )
 
 // AlertRow is a decoded alert as stored, with what triage did with it.
@@ -273,21 +272,14 @@ func (tx *Tx) InsertAlertsBare(ctx context.Context, rows []AlertRow) error {
 // encodeAlerts sets each kept row's last value to its alert's JSON, on
 // every core for a large batch.
 func encodeAlerts(rows [][]any, data []*alert.Alert) error {
-	workers := min(runtime.GOMAXPROCS(0), len(data)/64+1)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(data); i += workers {
-				b, err := json.Marshal(data[i])
-				if err != nil {
-					errs[w] = fmt.Errorf("encode alert %s: %w", data[i].VendorID, err)
-					return
-				}
-				rows[i][len(rows[i])-1] = string(b)
-			}
-		})
-	}
-	wg.Wait()
+	errs := make([]error, len(data))
+	parallel.For(len(data), 64, func(i int) {
+		b, err := json.Marshal(data[i])
+		if err != nil {
+			errs[i] = fmt.Errorf("encode alert %s: %w", data[i].VendorID, err)
+			return
+		}
+		rows[i][len(rows[i])-1] = string(b)
+	})
 	return errors.Join(errs...)
 }
