@@ -1,7 +1,6 @@
 package ticket
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -9,13 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bannin-soc/bannin/internal/fault"
+
 	"github.com/bannin-soc/bannin/internal/alert"
 )
 
 // ErrInvalid marks a request that cannot be carried out as asked: an unknown
 // kind or state, a refused transition, a missing reason. Callers map it to a
 // client error (HTTP 400, a CLI message) and nothing is changed.
-var ErrInvalid = errors.New("invalid")
+var ErrInvalid = fault.ErrInvalid
 
 // Kind is what a ticket is about (SPEC M7).
 type Kind string
@@ -358,4 +359,10 @@ func (r AllowRequest) Describe() string {
 		parts = append(parts, "host="+r.HostGlob)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Filter narrows a ticket list; empty fields match everything.
+type Filter struct {
+	State State
+	Kind  Kind
 }

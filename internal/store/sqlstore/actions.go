@@ -126,26 +126,6 @@ func (db *DB) Isolations(ctx context.Context, tenant string) ([]response.Isolati
 	return out, nil
 }
 
-// Notification is one message to one contact about one incident.
-type Notification struct {
-	ID         int64  `json:"-"`
-	Tenant     string `json:"tenant"`
-	IncidentID int64  `json:"-"`
-	Channel    string `json:"channel"` // email | phone | slack | webhook
-	Contact    string `json:"contact"`
-	Address    string `json:"address"`
-	Language   string `json:"language"`
-	Kind       string `json:"kind"`  // first | update | escalation | slo_warning | slo_breach
-	State      string `json:"state"` // pending | sent | failed
-	// About is what a notice of another kind than first/update is about
-	// (JSON: an SLO warning's clock, share of budget and due time).
-	About     string    `json:"about,omitempty"`
-	Attempts  int       `json:"attempts"`
-	Detail    string    `json:"detail,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	SentAt    time.Time `json:"sent_at,omitzero"`
-}
-
 const notificationCols = `id, tenant, incident_id, channel, contact, address, language, kind, state, attempts, detail,
 	created_at, sent_at, about`
 

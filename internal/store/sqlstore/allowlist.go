@@ -10,30 +10,6 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-// AllowlistEntry is an allowlist entry an applied PCR made: triage
-// suppresses matching alerts as it does the tenant file's entries, naming
-// the ticket as the reason.
-type AllowlistEntry struct {
-	ID        int64     `json:"id"`
-	Tenant    string    `json:"tenant"`
-	SHA256    string    `json:"sha256,omitempty"`
-	PathGlob  string    `json:"path_glob,omitempty"`
-	HostGlob  string    `json:"host_glob,omitempty"`
-	Reason    string    `json:"reason"`
-	Ticket    string    `json:"ticket"` // TKT-000123, the PCR it came from
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func (e AllowlistEntry) request() ticket.AllowRequest {
-	return ticket.AllowRequest{SHA256: e.SHA256, PathGlob: e.PathGlob, HostGlob: e.HostGlob, Reason: e.Reason}
-}
-
-// suppression is the reason triage records for an alert the entry covers.
-func (e AllowlistEntry) suppression() string {
-	return fmt.Sprintf("PCR %s: %s", e.Ticket, e.Reason)
-}
-
 const allowCols = `id, tenant, sha256, path_glob, host_glob, reason, ticket_id, created_by, created_at`
 
 func allowEntries(ctx context.Context, q queryer, where string, args ...any) ([]AllowlistEntry, error) {
@@ -83,8 +59,8 @@ func (tx *Tx) StoredAllowed(ctx context.Context, tenant string, a *alert.Alert) 
 		return "", false, err
 	}
 	for _, e := range es {
-		if e.request().Matches(a) {
-			return e.suppression(), true, nil
+		if e.Request().Matches(a) {
+			return e.Suppression(), true, nil
 		}
 	}
 	return "", false, nil
@@ -98,15 +74,6 @@ func covers(have, want ticket.AllowRequest) bool {
 	}
 	return (have.PathGlob == "" || strings.EqualFold(have.PathGlob, want.PathGlob)) &&
 		(have.HostGlob == "" || strings.EqualFold(have.HostGlob, want.HostGlob))
-}
-
-// PCRResult is what applying a PCR did.
-type PCRResult struct {
-	Ticket *ticket.Ticket `json:"ticket"`
-	Entry  AllowlistEntry `json:"entry"`
-	// Matched lists the open incidents whose alerts the new entry covers;
-	// each got a note saying so and stays open for an analyst.
-	Matched []string `json:"matched_incidents"`
 }
 
 // ApplyPCR applies a PCR ticket of the tenant: the requested entry joins
@@ -175,7 +142,7 @@ func (tx *Tx) checkNotCovered(ctx context.Context, tk *ticket.Ticket, existing [
 		return err
 	}
 	for _, e := range stored {
-		if covers(e.request(), *tk.PCR) {
+		if covers(e.Request(), *tk.PCR) {
 			return fmt.Errorf("%w: PCR %s: %s is already allowlisted for tenant %s by %s", ErrConflict, tk.Ref,
 				tk.PCR.Describe(), tk.Tenant, e.Ticket)
 		}

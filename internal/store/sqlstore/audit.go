@@ -5,19 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 )
-
-// AuditEntry is one state change, who made it and why.
-type AuditEntry struct {
-	ID     int64     `json:"id"`
-	Tenant string    `json:"tenant"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`  // "bannin" for automatic decisions, else the person
-	Action string    `json:"action"` // e.g. incident.opened, action.done
-	Object string    `json:"object"` // e.g. INC-000012
-	Detail string    `json:"detail"`
-}
 
 // Audit appends an entry to the audit log.
 //
@@ -47,16 +35,6 @@ func (db *DB) AuditLog(ctx context.Context, tenant string) ([]AuditEntry, error)
 		out = append(out, e)
 	}
 	return out, rows.Err()
-}
-
-// TenantRecord is a tenant as applied to the store: its file and its sealed
-// secrets.
-type TenantRecord struct {
-	ID        string
-	Name      string
-	Config    []byte // the tenant file
-	Secrets   string // sealed with secret.Box; never plain text at rest
-	UpdatedAt time.Time
 }
 
 // PutTenant stores or replaces a tenant, audited.

@@ -8,7 +8,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -67,12 +66,6 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the pool.
 func (db *DB) Close() error { return db.sql.Close() }
-
-// ErrNotFound is returned when a looked-up row does not exist (for this tenant).
-var ErrNotFound = errors.New("not found")
-
-// ErrConflict is returned when a change contradicts the row's current state.
-var ErrConflict = errors.New("conflict")
 
 // Tx is one transaction. All writes of one triage decision, and the jobs it
 // causes, go through one Tx.

@@ -11,19 +11,6 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-// Ack is the acknowledgement of an incident: who, how and when. It stops
-// the incident's escalation chain.
-type Ack struct {
-	At  time.Time `json:"at"`
-	By  string    `json:"by"`
-	Via string    `json:"via"` // email | slack | console | api | cli
-}
-
-// CustomerActor prefixes the audit actor of what a tenant's own people do
-// (acknowledging by a mail link or Slack, asking for a release): theirs,
-// not the SOC's, so it does not stop the first-response clock.
-const CustomerActor = "customer:"
-
 // customerVias are the channels whose acknowledgements come from the
 // tenant's contacts rather than from the SOC's own console, API or CLI.
 var customerVias = map[string]bool{"email": true, "slack": true, "phone": true, "webhook": true}
@@ -95,18 +82,6 @@ func incidentAck(ctx context.Context, q queryer, tenant string, incidentID int64
 	return &a, nil
 }
 
-// Chained is an open, unacknowledged incident whose chain may have steps
-// left: its chain started at Start (the first notice queued) and Taken
-// holds the steps already taken, as round<<16 | step.
-type Chained struct {
-	Incident *ticket.Incident
-	Start    time.Time
-	Taken    map[int]bool
-}
-
-// StepKey packs an escalation round and step for Chained.Taken.
-func StepKey(round, step int) int { return round<<16 | step }
-
 // Unacknowledged lists a tenant's open incidents that need a human, are not
 // false positives, were first notified at or after since, and nobody has
 // acknowledged.
@@ -164,15 +139,6 @@ type scanTail struct {
 
 func (s scanTail) Scan(dst ...any) error { return s.rows.Scan(append(dst, s.extra)...) }
 
-// EscalationStep is one step of an incident's chain as taken.
-type EscalationStep struct {
-	Round   int       `json:"round"`
-	Step    int       `json:"step"`
-	Due     time.Time `json:"due"`
-	Fired   time.Time `json:"fired"`
-	Outcome string    `json:"outcome"` // notified | skipped_hours
-}
-
 // TakeStep claims one step of an incident's chain. It returns false when
 // the step was taken already (by an earlier sweep or another node): the
 // caller then does nothing, so a step never notifies twice.
@@ -206,16 +172,6 @@ func (db *DB) EscalationSteps(ctx context.Context, tenant string, incidentID int
 		out = append(out, s)
 	}
 	return out, rows.Err()
-}
-
-// Signal is an SLO warning (Level < 100, percent of the budget) or breach
-// (Level 100) of one clock of one object.
-type Signal struct {
-	Object string    `json:"object"`
-	Clock  string    `json:"clock"`
-	Level  int       `json:"level"`
-	Due    time.Time `json:"due"`
-	Fired  time.Time `json:"fired"`
 }
 
 // TakeSignal claims a warning or breach; false means it was raised already.
@@ -313,12 +269,6 @@ func eachFirst[K any](ctx context.Context, q queryer, query string, args []any, 
 func (db *DB) OpenNeedingHuman(ctx context.Context, tenant string, since time.Time) ([]*ticket.Incident, error) {
 	return db.incidentsWhere(ctx, `tenant=$1 AND status='open' AND needs_human=1 AND verdict <> 'false_positive'
 		AND first_seen >= $2 ORDER BY id`, tenant, micros(since))
-}
-
-// ClockStop holds an incident's stop events for its clocks: its first
-// notification sent and its first isolation done (zero: not yet).
-type ClockStop struct {
-	Sent, Isolated time.Time
 }
 
 // ClockStops reads the stop events of a tenant's incidents, a few hundred

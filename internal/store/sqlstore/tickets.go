@@ -136,12 +136,6 @@ func ticketLinks(ctx context.Context, q queryer, where string, args ...any) (map
 	return out, rows.Err()
 }
 
-// TicketFilter narrows a ticket list; empty fields match everything.
-type TicketFilter struct {
-	State ticket.State
-	Kind  ticket.Kind
-}
-
 // Tickets lists a tenant's tickets, oldest first, with their links (notes
 // are loaded with Ticket).
 func (db *DB) Tickets(ctx context.Context, tenant string, f TicketFilter) ([]*ticket.Ticket, error) {

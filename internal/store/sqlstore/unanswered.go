@@ -8,18 +8,6 @@ import (
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
-// CustomerWait is how long bannin waits for a customer's answer before an
-// undecided incident turns Suspicious by itself (seed 003: 72 時間以内に
-// 応答がない場合、アナリストの評価は「Suspicious」に変更される).
-const CustomerWait = 72 * time.Hour
-
-// Unanswered is one incident a sweep turned Suspicious.
-type Unanswered struct {
-	Tenant   string
-	Incident string // INC-…
-	Ticket   string // TKT-… that waited on the customer
-}
-
 // SuspectUnanswered finds tickets that have waited on the customer since
 // before now − wait and turns each linked incident whose verdict is still
 // undecided (none or In progress) to Suspicious, with a note on the
