@@ -100,13 +100,13 @@ func (a *App) checkAck(w http.ResponseWriter, tok string) (acklink.Claim, string
 		ackError(w, http.StatusForbidden, "forged")
 		return c, "", false
 	}
-	rt, ok := a.dir.tenant(c.Tenant)
+	rt, ok := a.Estate.Tenant(c.Tenant)
 	if !ok {
 		ackError(w, http.StatusNotFound, "not_found")
 		return c, "", false
 	}
-	lang := rt.triage.Tenant.Language
-	if ct, ok := rt.triage.Tenant.Contacts[c.Contact]; ok && ct.Language != "" {
+	lang := rt.Triage.Tenant.Language
+	if ct, ok := rt.Triage.Tenant.Contacts[c.Contact]; ok && ct.Language != "" {
 		lang = ct.Language
 	}
 	return c, lang, true

@@ -52,11 +52,11 @@ func (a *App) reportSent(w http.ResponseWriter, r *http.Request, tenantID string
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	rt, ok := a.dir.tenant(tenantID)
+	rt, ok := a.Estate.Tenant(tenantID)
 	if !ok {
 		return sqlstore.ErrNotFound
 	}
-	rep, fresh, err := a.RecordMonthlyReport(r.Context(), rt.triage.Tenant, m, req.At, actor(r), req.Note)
+	rep, fresh, err := a.RecordMonthlyReport(r.Context(), rt.Triage.Tenant, m, req.At, actor(r), req.Note)
 	if err != nil {
 		return err
 	}
@@ -74,11 +74,11 @@ func (a *App) getAttainment(w http.ResponseWriter, r *http.Request, tenantID str
 	if err != nil {
 		return fmt.Errorf("%w: %v", ticket.ErrInvalid, err)
 	}
-	rt, ok := a.dir.tenant(tenantID)
+	rt, ok := a.Estate.Tenant(tenantID)
 	if !ok {
 		return sqlstore.ErrNotFound
 	}
-	rep, err := a.Attainment(r.Context(), rt.triage.Tenant, m)
+	rep, err := a.Attainment(r.Context(), rt.Triage.Tenant, m)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (a *App) authed(h apiHandler) http.Handler {
 			return
 		}
 		tenantID := r.PathValue("tenant")
-		if _, ok := a.dir.tenant(tenantID); !ok {
+		if _, ok := a.Estate.Tenant(tenantID); !ok {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such tenant"})
 			return
 		}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/estate"
 	"github.com/bannin-soc/bannin/internal/intake"
 	"github.com/bannin-soc/bannin/internal/jobs"
 	"github.com/bannin-soc/bannin/internal/notify"
@@ -82,8 +82,8 @@ type App struct {
 	Jobs      *jobs.Runner
 	Committer *intake.Committer
 	Processor *intake.Processor
-	dir       *directory
-	sims      []*simServer
+	// Estate holds the running tenants and their sources.
+	Estate    *estate.Estate
 	listeners Listeners
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -109,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a := &App{cfg: cfg, DB: db, log: cfg.Log}
 	if err := a.setup(ctx); err != nil {
-		a.closeSims()
+		a.Estate.Close()
 		db.Close()
 		return nil, err
 	}
@@ -133,14 +133,14 @@ func openScratch(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 }
 
 func (a *App) setup(ctx context.Context) error {
-	a.dir = newDirectory()
+	a.Estate = estate.New(estate.Options{Simulate: a.cfg.Simulate, PollSimulators: a.cfg.PollSimulators})
 	for _, t := range a.cfg.Tenants {
 		if err := a.addTenant(ctx, t); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &response.Worker{Store: a.DB, Responders: a.dir.responder, Stamp: a.stampAction, Log: a.log})
+	river.AddWorker(workers, &response.Worker{Store: a.DB, Responders: a.Estate.Responder, Stamp: a.stampAction, Log: a.log})
 	nw, err := a.notifyWorker()
 	if err != nil {
 		return err
@@ -154,7 +154,7 @@ func (a *App) setup(ctx context.Context) error {
 // until Close.
 func (a *App) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
-	a.Processor = intake.NewProcessor(a.DB, a.dir, a.Jobs, a.log, nil)
+	a.Processor = intake.NewProcessor(a.DB, a.Estate, a.Jobs, a.log, nil)
 	a.Committer = intake.NewCommitter(ctx, a.DB, intake.CommitterOptions{
 		MaxInflightBytes: a.cfg.MaxInflightBytes, OnCommit: a.Processor.Wake, Logger: a.log})
 	if a.DB.Dialect().Name == "sqlite" {
@@ -170,7 +170,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.Processor.Run(ctx, 250*time.Millisecond) }()
-	for _, p := range a.dir.pollers(a) {
+	for _, p := range a.pollers() {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); p.Run(ctx) }()
 	}
@@ -211,14 +211,14 @@ func (a *App) Close(ctx context.Context) error {
 		a.wg.Wait()
 		a.Committer.Wait()
 	}
-	a.closeSims()
+	a.Estate.Close()
 	return a.DB.Close()
 }
 
 // Handler serves the HTTP API.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/ingest/{tenant}/{source}", &intake.Webhook{Dir: a.dir, Committer: a.Committer, Clock: a.cfg.Clock, Log: a.log})
+	mux.Handle("POST /v1/ingest/{tenant}/{source}", &intake.Webhook{Dir: a.Estate, Committer: a.Committer, Clock: a.cfg.Clock, Log: a.log})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.DB.SQL().PingContext(r.Context()); err != nil {
 			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
@@ -261,12 +261,7 @@ func (a *App) Quiesce(ctx context.Context) error {
 
 // Simulator returns the simulator serving a tenant's source, if any.
 func (a *App) Simulator(tenantID, source string) (connector.Simulator, bool) {
-	for _, s := range a.sims {
-		if s.tenant == tenantID && s.source == source {
-			return s.sim, true
-		}
-	}
-	return nil, false
+	return a.Estate.Simulator(tenantID, source)
 }
 
 func (a *App) stampAction(act *response.Action) time.Time {
@@ -274,30 +269,4 @@ func (a *App) stampAction(act *response.Action) time.Time {
 		return act.CreatedAt
 	}
 	return a.cfg.Clock().UTC()
-}
-
-// simServer is a vendor simulator listening on loopback.
-type simServer struct {
-	tenant, source string
-	sim            connector.Simulator
-	srv            *http.Server
-	url            string
-}
-
-func startSim(tenantID, source string, sim connector.Simulator) (*simServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("simulator listen: %w", err)
-	}
-	s := &simServer{tenant: tenantID, source: source, sim: sim, srv: &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second},
-		url: "http://" + ln.Addr().String()}
-	go s.srv.Serve(ln)
-	return s, nil
-}
-
-func (a *App) closeSims() {
-	for _, s := range a.sims {
-		s.srv.Close()
-	}
-	a.sims = nil
 }

@@ -39,11 +39,11 @@ type clockView struct {
 // latest change of any of the tenant's incidents — so output stays
 // deterministic; otherwise now.
 func (a *App) newClockView(ctx context.Context, tenantID string, incs []*ticket.Incident) (*clockView, error) {
-	rt, ok := a.dir.tenant(tenantID)
+	rt, ok := a.Estate.Tenant(tenantID)
 	if !ok {
 		return nil, nil // a tenant no longer configured: no contract to measure
 	}
-	return a.clockViewFor(ctx, rt.triage.Tenant, incs)
+	return a.clockViewFor(ctx, rt.Triage.Tenant, incs)
 }
 
 // clockViewFor prepares the clocks of incidents under a tenant's contract.

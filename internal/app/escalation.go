@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/bannin-soc/bannin/internal/acklink"
+	"github.com/bannin-soc/bannin/internal/estate"
 	"github.com/bannin-soc/bannin/internal/jobs"
 	"github.com/bannin-soc/bannin/internal/notify"
 	"github.com/bannin-soc/bannin/internal/policy"
@@ -89,8 +89,8 @@ func (a *App) SweepEscalations(ctx context.Context) (ran bool, err error) {
 }
 
 // escalateTenant takes a tenant's due escalation steps.
-func (a *App) escalateTenant(ctx context.Context, rt *runtimeTenant, now time.Time) error {
-	t := rt.triage.Tenant
+func (a *App) escalateTenant(ctx context.Context, rt *estate.Tenant, now time.Time) error {
+	t := rt.Triage.Tenant
 	longest := longestChain(t)
 	if longest == 0 {
 		return nil // no route of this tenant escalates
@@ -157,8 +157,8 @@ func stepOutcomes(t *tenant.Tenant, start time.Time, due []tenant.ChainStep) ([]
 	return out, nil
 }
 
-func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chained, st tenant.ChainStep, due, now time.Time, outcome string) error {
-	t, inc := rt.triage.Tenant, c.Incident
+func (a *App) takeStep(ctx context.Context, rt *estate.Tenant, c *sqlstore.Chained, st tenant.ChainStep, due, now time.Time, outcome string) error {
+	t, inc := rt.Triage.Tenant, c.Incident
 	stamp := now
 	if a.cfg.VirtualTime {
 		stamp = due
@@ -189,7 +189,7 @@ func (a *App) takeStep(ctx context.Context, rt *runtimeTenant, c *sqlstore.Chain
 		if inc.DFIR {
 			why += " (DFIR mode: waits capped at " + dfirMaxWait.String() + ")"
 		}
-		return a.queueNotices(ctx, tx, inc, rt.triage.Policy.Resolve(st.To), notify.KindEscalation, "", stamp, why)
+		return a.queueNotices(ctx, tx, inc, rt.Triage.Policy.Resolve(st.To), notify.KindEscalation, "", stamp, why)
 	})
 }
 
@@ -260,20 +260,4 @@ func (a *App) ackURL(tenantID string, incidentID int64, contact, via string) str
 	}
 	q := url.Values{"t": {tok}, "via": {via}}
 	return strings.TrimRight(a.cfg.PublicURL, "/") + "/v1/ack?" + q.Encode()
-}
-
-// all returns the loaded tenants, in the order of their ids.
-func (d *directory) all() []*runtimeTenant {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	ids := make([]string, 0, len(d.tenants))
-	for id := range d.tenants {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]*runtimeTenant, len(ids))
-	for i, id := range ids {
-		out[i] = d.tenants[id]
-	}
-	return out
 }

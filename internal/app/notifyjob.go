@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/bannin-soc/bannin/internal/estate"
 	"github.com/bannin-soc/bannin/internal/jobs"
 	"github.com/bannin-soc/bannin/internal/notify"
 	"github.com/bannin-soc/bannin/internal/response"
@@ -140,7 +141,7 @@ func (w *notifyWorker) message(ctx context.Context, n *sqlstore.Notification) (n
 	if err != nil {
 		return notify.Message{}, err
 	}
-	rt, ok := w.app.dir.tenant(n.Tenant)
+	rt, ok := w.app.Estate.Tenant(n.Tenant)
 	if !ok {
 		return notify.Message{}, fmt.Errorf("tenant %s is not loaded", n.Tenant)
 	}
@@ -167,9 +168,9 @@ type renderError struct{ error }
 
 func (e renderError) Unwrap() error { return e.error }
 
-func buildNotice(rt *runtimeTenant, inc *ticket.Incident, alerts []sqlstore.AlertRow, acts []*response.Action,
+func buildNotice(rt *estate.Tenant, inc *ticket.Incident, alerts []sqlstore.AlertRow, acts []*response.Action,
 	n *sqlstore.Notification) notify.Notice {
-	t := rt.triage.Tenant
+	t := rt.Triage.Tenant
 	lang := n.Language
 	if lang == "" {
 		lang = t.Language

@@ -113,7 +113,7 @@ func (a *App) envelopeItem(n int, line []byte) sqlstore.InboxItem {
 	if err := readEnvelope(line, &e); err != nil {
 		return bad("", "not a replay envelope: "+err.Error())
 	}
-	if _, err := a.dir.Source(e.Tenant, e.Source); err != nil {
+	if _, err := a.Estate.Source(e.Tenant, e.Source); err != nil {
 		return bad(e.Tenant, err.Error())
 	}
 	if e.ReceivedAt.IsZero() {

@@ -2,8 +2,9 @@ package app
 
 import (
 	"context"
-	"github.com/bannin-soc/bannin/internal/slo"
 	"time"
+
+	"github.com/bannin-soc/bannin/internal/slo"
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/response"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bannin-soc/bannin/internal/estate"
 	"github.com/bannin-soc/bannin/internal/notify"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/slo"
@@ -40,8 +41,8 @@ func (a *App) SweepSLO(ctx context.Context) (ran bool, err error) {
 }
 
 // signalTenant raises a tenant's SLO warnings and breaches.
-func (a *App) signalTenant(ctx context.Context, rt *runtimeTenant, now time.Time) error {
-	t := rt.triage.Tenant
+func (a *App) signalTenant(ctx context.Context, rt *estate.Tenant, now time.Time) error {
+	t := rt.Triage.Tenant
 	incs, err := a.DB.OpenNeedingHuman(ctx, t.ID, now.Add(-sloLookback))
 	if err != nil || len(incs) == 0 {
 		return err
@@ -74,8 +75,8 @@ func (a *App) signalTenant(ctx context.Context, rt *runtimeTenant, now time.Time
 }
 
 // signal raises what a running clock has reached by now.
-func (a *App) signal(ctx context.Context, rt *runtimeTenant, cal *slo.Calendar, inc *ticket.Incident, c slo.Clock, budget time.Duration, now time.Time) error {
-	t := rt.triage.Tenant
+func (a *App) signal(ctx context.Context, rt *estate.Tenant, cal *slo.Calendar, inc *ticket.Incident, c slo.Clock, budget time.Duration, now time.Time) error {
+	t := rt.Triage.Tenant
 	var reached []sqlstore.Signal
 	for _, p := range t.SLO.WarnAt {
 		if at := slo.WarnAt(cal, c.Started, budget, p); !now.Before(at) {
@@ -116,9 +117,9 @@ func (a *App) signal(ctx context.Context, rt *runtimeTenant, cal *slo.Calendar, 
 }
 
 // warnRecipients are slo.warn_to, or else the incident's route.
-func (a *App) warnRecipients(rt *runtimeTenant, inc *ticket.Incident) []policy.Recipient {
-	if to := rt.triage.Tenant.SLO.WarnTo; len(to) > 0 {
-		return rt.triage.Policy.Resolve(to)
+func (a *App) warnRecipients(rt *estate.Tenant, inc *ticket.Incident) []policy.Recipient {
+	if to := rt.Triage.Tenant.SLO.WarnTo; len(to) > 0 {
+		return rt.Triage.Policy.Resolve(to)
 	}
-	return rt.triage.Policy.Routes(inc.Severity)
+	return rt.Triage.Policy.Routes(inc.Severity)
 }

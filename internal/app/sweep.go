@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bannin-soc/bannin/internal/estate"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 )
 
@@ -35,14 +36,14 @@ func (a *App) every(ctx context.Context, period time.Duration, sweeps map[string
 
 // sweepTenants runs a sweep once under its lease, tenant by tenant, all at
 // one "now". ran is false when another node holds the lease.
-func (a *App) sweepTenants(ctx context.Context, lease string, each func(context.Context, *runtimeTenant, time.Time) error) (ran bool, err error) {
+func (a *App) sweepTenants(ctx context.Context, lease string, each func(context.Context, *estate.Tenant, time.Time) error) (ran bool, err error) {
 	l, ok, err := a.DB.TryLease(ctx, lease)
 	if err != nil || !ok {
 		return false, err
 	}
 	defer l.Release()
 	now := a.cfg.Clock().UTC()
-	for _, rt := range a.dir.all() {
+	for _, rt := range a.Estate.All() {
 		if err := each(ctx, rt, now); err != nil {
 			return true, err
 		}

@@ -37,8 +37,8 @@ func (a *App) ApplyPCR(ctx context.Context, tenantID string, id int64, by string
 // applied to the store.
 func (a *App) fileAllowlist(ctx context.Context, tenantID string) ([]ticket.AllowRequest, error) {
 	var entries []tenant.AllowEntry
-	if rt, ok := a.dir.tenant(tenantID); ok {
-		entries = rt.triage.Allowlist
+	if rt, ok := a.Estate.Tenant(tenantID); ok {
+		entries = rt.Triage.Allowlist
 	} else {
 		rec, err := a.DB.Tenant(ctx, tenantID)
 		if errors.Is(err, sqlstore.ErrNotFound) {
@@ -190,11 +190,11 @@ func (a *App) getTicket(w http.ResponseWriter, r *http.Request, tenantID string)
 	if err != nil {
 		return err
 	}
-	rt, ok := a.dir.tenant(tenantID)
+	rt, ok := a.Estate.Tenant(tenantID)
 	if !ok {
 		return sqlstore.ErrNotFound
 	}
-	v, err := a.TicketView(r.Context(), rt.triage.Tenant, id)
+	v, err := a.TicketView(r.Context(), rt.Triage.Tenant, id)
 	if err != nil {
 		return err
 	}
