@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
@@ -222,7 +223,7 @@ func newIncident() *cobra.Command {
 				return err
 			}
 			defer a.Close(cmd.Context())
-			acts, err := a.Approve(cmd.Context(), af.tenant, args[0], who)
+			acts, err := a.Response.Approve(cmd.Context(), af.tenant, args[0], who)
 			if err != nil {
 				return err
 			}
@@ -249,11 +250,11 @@ by themselves.`,
 				return err
 			}
 			defer a.Close(cmd.Context())
-			req := app.ReleaseRequest{Host: host, By: who, Reason: reason}
+			req := response.ReleaseRequest{Host: host, By: who, Reason: reason}
 			if requester != "" {
-				req.Kind, req.By, req.EnteredBy = app.ReleaseCustomerRequest, requester, who
+				req.Kind, req.By, req.EnteredBy = response.ReleaseCustomerRequest, requester, who
 			}
-			act, err := a.Release(cmd.Context(), rf.tenant, args[0], req)
+			act, err := a.Response.Release(cmd.Context(), rf.tenant, args[0], req)
 			if err != nil {
 				return err
 			}

@@ -290,7 +290,7 @@ func newIncidentVerdict() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in, rels, err := a.SetVerdict(ctx, tenant, id, v, *by, reason)
+			in, rels, err := a.Response.SetVerdict(ctx, tenant, id, v, *by, reason)
 			if err != nil {
 				return err
 			}
@@ -396,7 +396,7 @@ func newTicketVendorAnswer() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			esc, rels, err := a.AnswerVendor(ctx, tenant, id, v, answer, *by)
+			esc, rels, err := a.Response.AnswerVendor(ctx, tenant, id, v, answer, *by)
 			if err != nil {
 				return err
 			}

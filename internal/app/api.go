@@ -146,7 +146,7 @@ func (a *App) approveIncident(w http.ResponseWriter, r *http.Request, tenantID s
 	if who == "" {
 		who = "api"
 	}
-	acts, err := a.Approve(r.Context(), tenantID, r.PathValue("id"), who)
+	acts, err := a.Response.Approve(r.Context(), tenantID, r.PathValue("id"), who)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,9 @@ type App struct {
 	Committer *intake.Committer
 	Processor *intake.Processor
 	// Estate holds the running tenants and their sources.
-	Estate    *estate.Estate
+	Estate *estate.Estate
+	// Response runs approvals, releases and verdicts' consequences.
+	Response  *response.Service
 	listeners Listeners
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -147,7 +149,11 @@ func (a *App) setup(ctx context.Context) error {
 	}
 	river.AddWorker(workers, nw)
 	a.Jobs, err = jobs.New(a.DB.SQL(), a.DB.Dialect().Name, workers, jobs.Options{RetryBase: a.cfg.RetryBase, RescueAfter: a.cfg.RescueAfter, Logger: a.log})
-	return err
+	if err != nil {
+		return err
+	}
+	a.Response = &response.Service{Store: responseStore{a.DB}, Jobs: a.Jobs, Clock: a.cfg.Clock}
+	return nil
 }
 
 // Start runs the committer, the processor, the job runner and the pollers

@@ -134,7 +134,7 @@ func TestContainmentCriticalHostWaitsForApproval(t *testing.T) {
 			t.Fatalf("the vendor was called before approval: %v", calls)
 		}
 
-		approved, err := e.App.Approve(ctx, "hokuto", in.ID, "analyst-1")
+		approved, err := e.App.Response.Approve(ctx, "hokuto", in.ID, "analyst-1")
 		if err != nil || len(approved) != 1 {
 			t.Fatalf("approve = %v, %v; want the one held isolation", approved, err)
 		}
@@ -146,11 +146,11 @@ func TestContainmentCriticalHostWaitsForApproval(t *testing.T) {
 		if calls := containCalls(sim); len(calls) != 1 || !sim.Contained(aid("fs01")) {
 			t.Errorf("contain calls after approval = %v, contained %v; want one call and fs01 contained", calls, sim.Contained(aid("fs01")))
 		}
-		if _, err := e.App.Approve(ctx, "hokuto", in.ID, "analyst-2"); !errors.Is(err, sqlstore.ErrConflict) {
+		if _, err := e.App.Response.Approve(ctx, "hokuto", in.ID, "analyst-2"); !errors.Is(err, sqlstore.ErrConflict) {
 			t.Errorf("second approval: %v, want a conflict (nothing waits any more)", err)
 		}
 
-		rel, err := e.App.Release(ctx, "hokuto", in.ID, app.ReleaseRequest{Host: "fs01", By: "analyst-1", Reason: "restored from backup"})
+		rel, err := e.App.Response.Release(ctx, "hokuto", in.ID, response.ReleaseRequest{Host: "fs01", By: "analyst-1", Reason: "restored from backup"})
 		if err != nil {
 			t.Fatalf("release: %v", err)
 		}

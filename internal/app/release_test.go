@@ -69,7 +69,7 @@ func TestReleaseWorkflow(t *testing.T) {
 
 		fp := isolatedIncident(t, e, sim, "rel:1", "pc-801")
 		fpID, _ := ticket.ParseRef(fp.ID)
-		_, rels, err := e.App.SetVerdict(ctx, "hokuto", fpID, ticket.VerdictFalsePositive, "analyst-1", "admin's own script")
+		_, rels, err := e.App.Response.SetVerdict(ctx, "hokuto", fpID, ticket.VerdictFalsePositive, "analyst-1", "admin's own script")
 		if err != nil || len(rels) != 1 || rels[0].HostKey != "pc-801" {
 			t.Fatalf("false positive: releases %+v, %v", rels, err)
 		}
@@ -82,8 +82,8 @@ func TestReleaseWorkflow(t *testing.T) {
 		}
 
 		asked := isolatedIncident(t, e, sim, "rel:2", "pc-802")
-		rel, err := e.App.Release(ctx, "hokuto", asked.ID, app.ReleaseRequest{Host: "pc-802", By: "customer-it", Reason: "the user needs the PC",
-			Kind: app.ReleaseCustomerRequest, EnteredBy: "analyst-1"})
+		rel, err := e.App.Response.Release(ctx, "hokuto", asked.ID, response.ReleaseRequest{Host: "pc-802", By: "customer-it", Reason: "the user needs the PC",
+			Kind: response.ReleaseCustomerRequest, EnteredBy: "analyst-1"})
 		if err != nil || rel.State != response.StateAwaitingApproval {
 			t.Fatalf("customer request: %+v, %v", rel, err)
 		}
@@ -92,11 +92,11 @@ func TestReleaseWorkflow(t *testing.T) {
 			t.Fatal("released before approval")
 		}
 		for _, who := range []string{"customer-it", " Customer-IT", "analyst-1"} {
-			if _, err := e.App.Approve(ctx, "hokuto", asked.ID, who); !errors.Is(err, sqlstore.ErrConflict) {
+			if _, err := e.App.Response.Approve(ctx, "hokuto", asked.ID, who); !errors.Is(err, sqlstore.ErrConflict) {
 				t.Errorf("%q (requester or who entered it) approving: err %v, want ErrConflict", who, err)
 			}
 		}
-		if _, err := e.App.Approve(ctx, "hokuto", asked.ID, "analyst-2"); err != nil {
+		if _, err := e.App.Response.Approve(ctx, "hokuto", asked.ID, "analyst-2"); err != nil {
 			t.Fatal(err)
 		}
 		quiesce(t, e.App)
@@ -110,7 +110,7 @@ func TestReleaseWorkflow(t *testing.T) {
 		if err := e.App.DB.CreateTicket(ctx, tk, "analyst-1", clockNow()); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.App.AnswerVendor(ctx, "hokuto", tk.ID, ticket.VendorBenign, "", "analyst-1"); !errors.Is(err, sqlstore.ErrConflict) {
+		if _, _, err := e.App.Response.AnswerVendor(ctx, "hokuto", tk.ID, ticket.VendorBenign, "", "analyst-1"); !errors.Is(err, sqlstore.ErrConflict) {
 			t.Errorf("an answer without an escalation: err %v, want ErrConflict", err)
 		}
 		esc := &ticket.VendorEscalation{Vendor: "crowdstrike", Request: "is the hash malicious?", RequestedBy: "analyst-1", RequestedAt: clockNow()}
@@ -121,13 +121,13 @@ func TestReleaseWorkflow(t *testing.T) {
 			RequestedAt: clockNow()}); !errors.Is(err, sqlstore.ErrConflict) {
 			t.Errorf("a second open escalation: err %v, want ErrConflict", err)
 		}
-		if _, _, err := e.App.AnswerVendor(ctx, "hokuto", tk.ID, "harmless", "", "analyst-1"); !errors.Is(err, ticket.ErrInvalid) {
+		if _, _, err := e.App.Response.AnswerVendor(ctx, "hokuto", tk.ID, "harmless", "", "analyst-1"); !errors.Is(err, ticket.ErrInvalid) {
 			t.Errorf("an unknown verdict: err %v, want ErrInvalid", err)
 		}
 		if !sim.Contained(aid("pc-803")) {
 			t.Fatal("refused answers changed the containment")
 		}
-		got, rels, err := e.App.AnswerVendor(ctx, "hokuto", tk.ID, ticket.VendorBenign, "signed admin tool", "analyst-1")
+		got, rels, err := e.App.Response.AnswerVendor(ctx, "hokuto", tk.ID, ticket.VendorBenign, "signed admin tool", "analyst-1")
 		if err != nil || got.Verdict != ticket.VendorBenign || len(rels) != 1 {
 			t.Fatalf("benign answer: %+v, releases %+v, %v", got, rels, err)
 		}

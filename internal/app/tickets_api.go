@@ -303,7 +303,7 @@ func (a *App) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	in, rels, err := a.SetVerdict(r.Context(), tenantID, id, req.Verdict, actor(r), req.Reason)
+	in, rels, err := a.Response.SetVerdict(r.Context(), tenantID, id, req.Verdict, actor(r), req.Reason)
 	if err != nil {
 		return err
 	}
@@ -326,11 +326,11 @@ func (a *App) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID s
 	if strings.TrimSpace(req.Host) == "" {
 		return badRequest{"want {\"host\": \"<host name>\", \"reason\": \"…\"}"}
 	}
-	rr := ReleaseRequest{Host: req.Host, By: actor(r), Reason: req.Reason}
+	rr := response.ReleaseRequest{Host: req.Host, By: actor(r), Reason: req.Reason}
 	if req.RequestedBy != "" {
-		rr.Kind, rr.By, rr.EnteredBy = ReleaseCustomerRequest, req.RequestedBy, actor(r)
+		rr.Kind, rr.By, rr.EnteredBy = response.ReleaseCustomerRequest, req.RequestedBy, actor(r)
 	}
-	rel, err := a.Release(r.Context(), tenantID, r.PathValue("id"), rr)
+	rel, err := a.Response.Release(r.Context(), tenantID, r.PathValue("id"), rr)
 	if err != nil {
 		return err
 	}
@@ -406,7 +406,7 @@ func (a *App) answerVendor(w http.ResponseWriter, r *http.Request, tenantID stri
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	esc, rels, err := a.AnswerVendor(r.Context(), tenantID, id, req.Verdict, req.Answer, actor(r))
+	esc, rels, err := a.Response.AnswerVendor(r.Context(), tenantID, id, req.Verdict, req.Answer, actor(r))
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func (d *Demo) approveHeld(ctx context.Context) error {
 	for _, in := range incs {
 		for _, a := range in.Actions {
 			if a.State == "awaiting_approval" {
-				if _, err := d.App.Approve(ctx, "hokuto", in.ID, "demo-analyst"); err != nil {
+				if _, err := d.App.Response.Approve(ctx, "hokuto", in.ID, "demo-analyst"); err != nil {
 					return err
 				}
 				fmt.Fprintf(d.opts.Out, "      bannin incident approve --tenant hokuto %s   (isolate %s)\n", in.ID, a.Host)

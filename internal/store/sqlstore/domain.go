@@ -5,6 +5,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/escalation"
 	"github.com/bannin-soc/bannin/internal/fault"
 	"github.com/bannin-soc/bannin/internal/notify"
+	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
@@ -43,3 +44,8 @@ const (
 
 // StepKey: see escalation.StepKey.
 func StepKey(round, step int) int { return escalation.StepKey(round, step) }
+
+// The store implements what the domain packages declare they need.
+var (
+	_ response.Tx = (*Tx)(nil)
+)
