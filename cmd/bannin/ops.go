@@ -13,6 +13,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/ticket"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // storeFlags are the flags of commands that work on a store offline or next
@@ -182,7 +183,7 @@ func newIncident() *cobra.Command {
 				return err
 			}
 			defer a.Close(cmd.Context())
-			incs, err := a.Incidents(cmd.Context(), lf.tenant)
+			incs, err := a.View.Incidents(cmd.Context(), lf.tenant)
 			if err != nil {
 				return err
 			}
@@ -207,7 +208,7 @@ func newIncident() *cobra.Command {
 				return err
 			}
 			defer a.Close(cmd.Context())
-			v, err := a.IncidentView(cmd.Context(), sf.tenant, id)
+			v, err := a.View.IncidentView(cmd.Context(), sf.tenant, id)
 			if err != nil {
 				return err
 			}
@@ -286,7 +287,7 @@ by themselves.`,
 	return cmd
 }
 
-func actionSummary(acts []app.ActionOut) string {
+func actionSummary(acts []view.ActionOut) string {
 	s := ""
 	for i, a := range acts {
 		if i > 0 {

@@ -35,7 +35,7 @@ in the tenant's language (ja or en), or JSON with --json. See docs/slo.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withContract(cmd.Context(), &f, month, func(a *app.App, t *tenant.Tenant, m meter.Month) error {
-				rep, err := a.Attainment(cmd.Context(), t, m)
+				rep, err := a.SLO.Attainment(cmd.Context(), t, m)
 				if err != nil {
 					return err
 				}
@@ -112,7 +112,7 @@ zone), default now; a report cannot be sent before its period ends.`,
 				if err != nil {
 					return err
 				}
-				r, fresh, err := a.RecordMonthlyReport(cmd.Context(), t, m, when, by, note)
+				r, fresh, err := a.SLO.RecordMonthlyReport(cmd.Context(), t, m, when, by, note)
 				if err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
@@ -76,13 +77,13 @@ func TestSLOReportCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep app.Attainment
+	var rep slo.Attainment
 	if err := json.Unmarshal([]byte(js), &rep); err != nil || len(rep.Clocks) != 3 {
 		t.Fatalf("slo report JSON: %s (%v)", js, err)
 	}
 	for _, c := range rep.Clocks {
 		want := [2]int{0, 1} // the incident's clocks: nobody responded
-		if c.Name == app.ClockMonthlyReport {
+		if c.Name == slo.ClockMonthlyReport {
 			want = [2]int{1, 0}
 		}
 		if c.Met != want[0] || c.Breached != want[1] {

@@ -152,7 +152,7 @@ func newTicketShow() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v, err := a.TicketView(ctx, t, id)
+			v, err := a.SLO.TicketView(ctx, t, id)
 			if err != nil {
 				return err
 			}

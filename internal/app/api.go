@@ -56,7 +56,7 @@ func (a *App) reportSent(w http.ResponseWriter, r *http.Request, tenantID string
 	if !ok {
 		return sqlstore.ErrNotFound
 	}
-	rep, fresh, err := a.RecordMonthlyReport(r.Context(), rt.Triage.Tenant, m, req.At, actor(r), req.Note)
+	rep, fresh, err := a.SLO.RecordMonthlyReport(r.Context(), rt.Triage.Tenant, m, req.At, actor(r), req.Note)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (a *App) getAttainment(w http.ResponseWriter, r *http.Request, tenantID str
 	if !ok {
 		return sqlstore.ErrNotFound
 	}
-	rep, err := a.Attainment(r.Context(), rt.Triage.Tenant, m)
+	rep, err := a.SLO.Attainment(r.Context(), rt.Triage.Tenant, m)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (a *App) getIncident(w http.ResponseWriter, r *http.Request, tenantID strin
 	if err != nil {
 		return sqlstore.ErrNotFound
 	}
-	view, err := a.IncidentView(r.Context(), tenantID, id)
+	view, err := a.View.IncidentView(r.Context(), tenantID, id)
 	if err != nil {
 		return err
 	}

@@ -22,10 +22,12 @@ import (
 	"github.com/bannin-soc/bannin/internal/jobs"
 	"github.com/bannin-soc/bannin/internal/notify"
 	"github.com/bannin-soc/bannin/internal/response"
+	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/store/postgres"
 	"github.com/bannin-soc/bannin/internal/store/sqlite"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // Config is everything an App needs; cmd/bannin fills it from flags.
@@ -85,7 +87,11 @@ type App struct {
 	// Estate holds the running tenants and their sources.
 	Estate *estate.Estate
 	// Response runs approvals, releases and verdicts' consequences.
-	Response  *response.Service
+	Response *response.Service
+	// SLO computes clocks and attainment; View reads incidents in their
+	// output forms.
+	SLO       *slo.Tracker
+	View      *view.Reader
 	listeners Listeners
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -136,6 +142,8 @@ func openScratch(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 
 func (a *App) setup(ctx context.Context) error {
 	a.Estate = estate.New(estate.Options{Simulate: a.cfg.Simulate, PollSimulators: a.cfg.PollSimulators})
+	a.SLO = &slo.Tracker{Store: a.DB, Tenants: a.Estate, Clock: a.cfg.Clock, VirtualTime: a.cfg.VirtualTime}
+	a.View = &view.Reader{Store: viewStore{a.DB}, SLO: a.SLO}
 	for _, t := range a.cfg.Tenants {
 		if err := a.addTenant(ctx, t); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/meter"
+	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
@@ -64,21 +65,21 @@ func TestAttainment(t *testing.T) {
 		clk.Advance(10 * 24 * time.Hour) // past the slow PCR's fifth business day (2026-03-09 18:00)
 
 		feb := meter.Month{Year: 2026, Month: time.February}
-		if _, _, err := e.App.RecordMonthlyReport(ctx, tn, meter.Month{Year: 2026, Month: time.March}, clk.Now(), "analyst", ""); !errors.Is(err, ticket.ErrInvalid) {
+		if _, _, err := e.App.SLO.RecordMonthlyReport(ctx, tn, meter.Month{Year: 2026, Month: time.March}, clk.Now(), "analyst", ""); !errors.Is(err, ticket.ErrInvalid) {
 			t.Errorf("March's report sent in March: err %v, want ErrInvalid", err)
 		}
-		if _, fresh, err := e.App.RecordMonthlyReport(ctx, tn, feb, clk.Now(), "analyst", "by mail"); err != nil || !fresh {
+		if _, fresh, err := e.App.SLO.RecordMonthlyReport(ctx, tn, feb, clk.Now(), "analyst", "by mail"); err != nil || !fresh {
 			t.Fatalf("February's report: fresh %v, %v", fresh, err)
 		}
-		rep, err := e.App.Attainment(ctx, tn, meter.Month{Year: 2026, Month: time.March})
+		rep, err := e.App.SLO.Attainment(ctx, tn, meter.Month{Year: 2026, Month: time.March})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := map[string][3]int{ // met, breached, running
-			app.ClockNotification:  {2, 0, 0},
-			app.ClockFirstResponse: {1, 1, 0},
-			app.ClockPCR:           {1, 1, 0},
-			app.ClockMonthlyReport: {1, 0, 0}, // February's, due 2026-03-13 18:00, sent on the 12th
+			slo.ClockNotification:  {2, 0, 0},
+			slo.ClockFirstResponse: {1, 1, 0},
+			slo.ClockPCR:           {1, 1, 0},
+			slo.ClockMonthlyReport: {1, 0, 0}, // February's, due 2026-03-13 18:00, sent on the 12th
 		}
 		if len(rep.Clocks) != len(want) {
 			t.Fatalf("clocks %+v, want %d", rep.Clocks, len(want))
@@ -93,7 +94,7 @@ func TestAttainment(t *testing.T) {
 		if len(rep.Misses) != 2 {
 			t.Errorf("misses %+v, want the unanswered incident and the slow PCR", rep.Misses)
 		}
-		view, err := e.App.TicketView(ctx, tn, slow.ID)
+		view, err := e.App.SLO.TicketView(ctx, tn, slow.ID)
 		if err != nil || len(view.Clocks) != 1 || view.Clocks[0].State != "breached" ||
 			!view.Clocks[0].Due.Equal(time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)) {
 			t.Errorf("slow PCR's clocks = %+v, %v; want breached, due 2026-03-09 18:00 JST", view.Clocks, err)
@@ -108,7 +109,7 @@ func TestAttainment(t *testing.T) {
 			t.Errorf("bad month: %d %s", r.code, r.body)
 		}
 		r := get("?month=2026-03")
-		var got app.Attainment
+		var got slo.Attainment
 		if r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &got) != nil || len(got.Clocks) != 4 {
 			t.Errorf("API: %d %s", r.code, r.body)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // containEnv starts bannin with the demo tenant and returns its
@@ -34,7 +35,7 @@ func containEnv(t *testing.T, b backend, hosts ...string) (*env, *crowdstrike.Si
 }
 
 // isolations returns the incident's isolate actions as stored.
-func isolations(t *testing.T, a *app.App, in app.IncidentOut) []*response.Action {
+func isolations(t *testing.T, a *app.App, in view.IncidentOut) []*response.Action {
 	t.Helper()
 	id, err := ticket.ParseRef(in.ID)
 	if err != nil {
@@ -206,7 +207,7 @@ func TestContainmentRetries(t *testing.T) {
 					t.Errorf("pc-801 contained = %v, want %v", !want, want)
 				}
 				id, _ := ticket.ParseRef(in.ID)
-				view, err := e.App.IncidentView(context.Background(), "hokuto", id)
+				view, err := e.App.View.IncidentView(context.Background(), "hokuto", id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -223,7 +224,7 @@ func TestContainmentRetries(t *testing.T) {
 
 // viewShows reports whether the incident view, as the API serves it, says
 // what.
-func viewShows(v *app.IncidentView, what string) bool {
+func viewShows(v *view.IncidentView, what string) bool {
 	b, err := json.Marshal(v)
 	return err == nil && strings.Contains(string(b), what)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/notify/smtpsink"
 	"github.com/bannin-soc/bannin/internal/policy"
+	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
@@ -215,12 +216,12 @@ func TestEscalationChain(t *testing.T) {
 		}
 		// The CISO's acknowledgement is the customer's: it does not count
 		// as the SOC's first response.
-		view, err := e.App.IncidentView(context.Background(), "esc", id)
+		view, err := e.App.View.IncidentView(context.Background(), "esc", id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range view.Clocks {
-			if c.Name == app.ClockFirstResponse && c.Stopped != nil {
+			if c.Name == slo.ClockFirstResponse && c.Stopped != nil {
 				t.Errorf("first-response clock %+v: stopped by the customer's acknowledgement", c)
 			}
 		}
@@ -376,12 +377,12 @@ func TestAckAPIAndSlack(t *testing.T) {
 		t.Errorf("console ack: %d %s", r.code, r.body)
 	}
 	// An analyst's acknowledgement in the console is the SOC's first response.
-	view, err := e.App.IncidentView(context.Background(), "esc", incs[0].ID)
+	view, err := e.App.View.IncidentView(context.Background(), "esc", incs[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range view.Clocks {
-		if c.Name == app.ClockFirstResponse && (c.Stopped == nil || !c.Stopped.Equal(clk.Now())) {
+		if c.Name == slo.ClockFirstResponse && (c.Stopped == nil || !c.Stopped.Equal(clk.Now())) {
 			t.Errorf("first-response clock %+v: want it stopped by the console acknowledgement", c)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/intake"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/tenant"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // backend is one store the app tests run on; fresh returns the DSN of a new,
@@ -331,9 +332,9 @@ func inboxTotal(t *testing.T, a *app.App, tenantID string) int {
 }
 
 // incidents returns a tenant's incidents in output form.
-func incidents(t *testing.T, a *app.App, tenantID string) []app.IncidentOut {
+func incidents(t *testing.T, a *app.App, tenantID string) []view.IncidentOut {
 	t.Helper()
-	incs, err := a.Incidents(context.Background(), tenantID)
+	incs, err := a.View.Incidents(context.Background(), tenantID)
 	if err != nil {
 		t.Fatalf("incidents of %s: %v", tenantID, err)
 	}
@@ -341,7 +342,7 @@ func incidents(t *testing.T, a *app.App, tenantID string) []app.IncidentOut {
 }
 
 // onlyIncident returns the tenant's one incident.
-func onlyIncident(t *testing.T, a *app.App, tenantID string) app.IncidentOut {
+func onlyIncident(t *testing.T, a *app.App, tenantID string) view.IncidentOut {
 	t.Helper()
 	incs := incidents(t, a, tenantID)
 	if len(incs) != 1 {

@@ -85,7 +85,7 @@ func TestPushListeners(t *testing.T) {
 		if err := e.App.Quiesce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		incs, err := e.App.Incidents(ctx, "push")
+		incs, err := e.App.View.Incidents(ctx, "push")
 		if err != nil {
 			t.Fatal(err)
 		}

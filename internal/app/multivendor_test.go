@@ -16,6 +16,7 @@ import (
 	_ "github.com/bannin-soc/bannin/internal/connector/syslog"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/tenant"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // multiYAML is a tenant with three sources of three vendors: an EDR, a
@@ -95,7 +96,7 @@ func TestReplayMultiVendor(t *testing.T) {
 		if res.Alerts.Accepted != 4 || res.Alerts.Quarantined != 0 {
 			t.Fatalf("alerts %+v, want 4 accepted, none quarantined\n%s", res.Alerts, out)
 		}
-		var ws *app.IncidentOut
+		var ws *view.IncidentOut
 		for i := range res.Incidents {
 			if slices.Contains(res.Incidents[i].Hosts, "ws-007") {
 				ws = &res.Incidents[i]

@@ -15,6 +15,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // withSink starts an SMTP sink offering STARTTLS and points the App's mail
@@ -33,7 +34,7 @@ func withSink(t *testing.T) (*smtpsink.Sink, func(*app.Config)) {
 }
 
 // notifications returns the notifications of a tenant's one incident.
-func notifications(t *testing.T, a *app.App, tenantID string) (app.IncidentOut, []*sqlstore.Notification) {
+func notifications(t *testing.T, a *app.App, tenantID string) (view.IncidentOut, []*sqlstore.Notification) {
 	t.Helper()
 	in := onlyIncident(t, a, tenantID)
 	id, err := ticket.ParseRef(in.ID)

@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/ticket"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // isolatedIncident isolates host through a credential-theft alert and
 // returns its incident.
-func isolatedIncident(t *testing.T, e *env, sim *crowdstrike.Sim, id, host string) app.IncidentOut {
+func isolatedIncident(t *testing.T, e *env, sim *crowdstrike.Sim, id, host string) view.IncidentOut {
 	t.Helper()
 	// A hash of its own: the same hash on another host would join the
 	// earlier incident (lateral spread).
@@ -37,10 +37,10 @@ func isolatedIncident(t *testing.T, e *env, sim *crowdstrike.Sim, id, host strin
 		}
 	}
 	t.Fatalf("no incident for %s", host)
-	return app.IncidentOut{}
+	return view.IncidentOut{}
 }
 
-func releases(t *testing.T, e *env, in app.IncidentOut) []*response.Action {
+func releases(t *testing.T, e *env, in view.IncidentOut) []*response.Action {
 	t.Helper()
 	id, _ := ticket.ParseRef(in.ID)
 	acts, err := e.App.DB.IncidentActions(context.Background(), "hokuto", id)

@@ -214,7 +214,7 @@ func (a *App) Replay(ctx context.Context, r io.Reader, progress func(lines int))
 	for _, t := range a.cfg.Tenants {
 		ids = append(ids, t.ID)
 	}
-	res.Incidents, err = a.Incidents(ctx, ids...)
+	res.Incidents, err = a.View.Incidents(ctx, ids...)
 	if err != nil {
 		return nil, errors.Join(errors.New("collect incidents"), err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/connector/crowdstrike"
 	"github.com/bannin-soc/bannin/internal/tenant"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // day0 is the first day of the replays' virtual time (a Monday).
@@ -100,7 +101,7 @@ func TestReplay(t *testing.T) {
 		}
 		checkSchema(t, out)
 
-		byHost := map[string]app.IncidentOut{}
+		byHost := map[string]view.IncidentOut{}
 		for _, in := range res.Incidents {
 			if len(in.Hosts) != 1 {
 				t.Errorf("incident %s has hosts %v, want one", in.ID, in.Hosts)
@@ -143,7 +144,7 @@ func TestReplay(t *testing.T) {
 	})
 }
 
-func channels(in app.IncidentOut) string {
+func channels(in view.IncidentOut) string {
 	var s []string
 	for _, n := range in.Notifications {
 		s = append(s, n.Channel+":"+n.Contact)
@@ -303,7 +304,7 @@ func updaterAlert(id, host string) []byte {
 			`"C:\Program Files\Vendor\updsvc.exe" /check`, strings.Repeat("5a", 32)))
 }
 
-func hasEvidence(in app.IncidentOut, signal string) bool {
+func hasEvidence(in view.IncidentOut, signal string) bool {
 	for _, e := range in.Evidence {
 		if e.Signal == signal {
 			return true

@@ -47,7 +47,7 @@ func (a *App) signalTenant(ctx context.Context, rt *estate.Tenant, now time.Time
 	if err != nil || len(incs) == 0 {
 		return err
 	}
-	cv, err := a.newClockView(ctx, t.ID, incs)
+	cv, err := a.SLO.View(ctx, t.ID, incs)
 	if err != nil {
 		return err
 	}
@@ -61,12 +61,12 @@ func (a *App) signalTenant(ctx context.Context, rt *estate.Tenant, now time.Time
 	}
 	for _, inc := range incs {
 		st := stops[inc.ID]
-		for _, c := range cv.clocksAt(inc, st.Sent, st.Isolated) {
+		for _, c := range cv.ClocksAt(inc, st.Sent, st.Isolated) {
 			if c.Stopped != nil || c.Excluded != "" {
 				continue
 			}
-			budget, _ := cv.target(c.Name, inc)
-			if err := a.signal(ctx, rt, cv.cal, inc, c, budget, now); err != nil {
+			budget, _ := cv.Target(c.Name, inc)
+			if err := a.signal(ctx, rt, cv.Calendar(), inc, c, budget, now); err != nil {
 				return err
 			}
 		}

@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 
+	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/response"
+	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // The domain packages declare the transactions they work in with their own
@@ -16,3 +19,23 @@ type responseStore struct{ db *sqlstore.DB }
 func (s responseStore) InTx(ctx context.Context, fn func(response.Tx) error) error {
 	return s.db.InTx(ctx, func(tx *sqlstore.Tx) error { return fn(tx) })
 }
+
+type viewStore struct{ *sqlstore.DB }
+
+func (s viewStore) AlertsOf(ctx context.Context, tenant string, incidentID int64) ([]view.AlertOut, error) {
+	rows, err := s.IncidentAlerts(ctx, tenant, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []view.AlertOut
+	for _, r := range rows {
+		out = append(out, view.AlertOut{VendorID: r.Alert.VendorID, Vendor: r.Alert.Vendor, Host: alert.HostKey(r.Alert.Host),
+			Title: r.Alert.Title, Disposition: r.Disposition, Score: r.Score, Reason: r.Reason, Received: r.Alert.Received})
+	}
+	return out, nil
+}
+
+var (
+	_ slo.Store  = (*sqlstore.DB)(nil)
+	_ view.Store = viewStore{}
+)

@@ -84,7 +84,7 @@ func TestDFIRAPI(t *testing.T) {
 		ctx := context.Background()
 		refs := map[string]string{}
 		waitFor(t, 30*time.Second, func() error {
-			incs, err := e.App.Incidents(ctx, "hokuto")
+			incs, err := e.App.View.Incidents(ctx, "hokuto")
 			for _, in := range incs {
 				refs[in.Hosts[0]] = in.ID
 			}

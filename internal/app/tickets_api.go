@@ -16,6 +16,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // Tickets: the service methods the CLI and the REST API share, then the
@@ -194,7 +195,7 @@ func (a *App) getTicket(w http.ResponseWriter, r *http.Request, tenantID string)
 	if !ok {
 		return sqlstore.ErrNotFound
 	}
-	v, err := a.TicketView(r.Context(), rt.Triage.Tenant, id)
+	v, err := a.SLO.TicketView(r.Context(), rt.Triage.Tenant, id)
 	if err != nil {
 		return err
 	}
@@ -334,14 +335,14 @@ func (a *App) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID s
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, actionOut(rel))
+	writeJSON(w, http.StatusAccepted, view.ActionOf(rel))
 	return nil
 }
 
-func actionsOut(acts []*response.Action) []ActionOut {
-	out := []ActionOut{}
+func actionsOut(acts []*response.Action) []view.ActionOut {
+	out := []view.ActionOut{}
 	for _, act := range acts {
-		out = append(out, actionOut(act))
+		out = append(out, view.ActionOf(act))
 	}
 	return out
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // TestStory plays the whole demo against a real bannin (SQLite, simulator
@@ -27,7 +27,7 @@ func TestStory(t *testing.T) {
 	if r.Alerts.Received != 14 || r.Alerts.Quarantined != 0 || r.Alerts.Suppressed != 1 || r.Alerts.Duplicates != 2 {
 		t.Errorf("alert counts = %+v, want 14 received, 0 quarantined, 1 suppressed, 2 duplicates", r.Alerts)
 	}
-	var human []app.IncidentOut
+	var human []view.IncidentOut
 	for _, in := range r.Incidents {
 		if in.NeedsHuman {
 			human = append(human, in)
@@ -77,7 +77,7 @@ func TestStory(t *testing.T) {
 	}
 }
 
-func hasSignal(in app.IncidentOut, signal string) bool {
+func hasSignal(in view.IncidentOut, signal string) bool {
 	for _, e := range in.Evidence {
 		if e.Signal == signal {
 			return true

@@ -13,6 +13,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/tenant"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // TestMonthNeedsTwoHumans is seed 001's headline as an acceptance test: a
@@ -28,7 +29,7 @@ func TestMonthNeedsTwoHumans(t *testing.T) {
 	if res.Alerts.Received != n || res.Alerts.Quarantined != 0 {
 		t.Fatalf("alerts = %+v, want %d received, none quarantined", res.Alerts, n)
 	}
-	var human []app.IncidentOut
+	var human []view.IncidentOut
 	for _, in := range res.Incidents {
 		if in.NeedsHuman {
 			human = append(human, in)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/app"
 	"github.com/bannin-soc/bannin/internal/intake"
+	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // Play runs the story, approves the held isolation as an analyst would, and
@@ -34,7 +35,7 @@ func (d *Demo) Play(ctx context.Context) (*Outcome, error) {
 }
 
 func (d *Demo) approveHeld(ctx context.Context) error {
-	incs, err := d.App.Incidents(ctx, "hokuto")
+	incs, err := d.App.View.Incidents(ctx, "hokuto")
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func (d *Demo) approveHeld(ctx context.Context) error {
 }
 
 func (d *Demo) outcome(ctx context.Context) (*Outcome, error) {
-	incs, err := d.App.Incidents(ctx, "hokuto")
+	incs, err := d.App.View.Incidents(ctx, "hokuto")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func (o *Outcome) Summary() string {
 	return b.String()
 }
 
-func resultFrom(st intake.Stats, incs []app.IncidentOut) *app.Result {
+func resultFrom(st intake.Stats, incs []view.IncidentOut) *app.Result {
 	return &app.Result{Alerts: app.AlertCounts{Received: st.Received, Accepted: st.Accepted, Duplicates: st.Duplicates,
 		Quarantined: st.Quarantined, Suppressed: st.Suppressed}, Incidents: incs}
 }

@@ -1,4 +1,4 @@
-package app
+package slo
 
 import (
 	"context"
@@ -9,22 +9,20 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/meter"
-	"github.com/bannin-soc/bannin/internal/slo"
-	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
 // ClockMonthlyReport is the monthly-report clock: from the start day (起点日)
 // of the month after the report's month to the report's delivery, within
-// slo.monthly_report business days (seed 000).
+// monthly_report business days (seed 000).
 const ClockMonthlyReport = "monthly_report"
 
 // ReportMonthly is the kind of a monthly report's delivery record.
 const ReportMonthly = "monthly"
 
 // ClockPCR is the allowlist-request clock: a PCR ticket's receipt → applied
-// or refused, within slo.pcr business days (seed 000: 5営業日).
+// or refused, within pcr business days (seed 000: 5営業日).
 const ClockPCR = "pcr"
 
 // Attainment is a tenant's SLO attainment over one month (in its zone):
@@ -66,11 +64,11 @@ type ClockMiss struct {
 // report that falls due in it (the previous month's).
 // The tenant is its contract as parsed (a running tenant, or a stored one
 // read with tenant.WithoutFiles).
-func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (*Attainment, error) {
+func (tr *Tracker) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (*Attainment, error) {
 	tenantID := t.ID
 	from, to := m.Bounds(t.Location)
 	in := func(at time.Time) bool { return !at.Before(from) && at.Before(to) }
-	all, err := a.DB.Incidents(ctx, tenantID)
+	all, err := tr.Store.Incidents(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +80,7 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 	}
 	out := &Attainment{Tenant: tenantID, Month: m.String(), Language: t.Language, Misses: []ClockMiss{}}
 	counts := map[string]*ClockAttainment{}
-	add := func(object string, c slo.Clock) {
+	add := func(object string, c Clock) {
 		ca := counts[c.Name]
 		if ca == nil {
 			ca = &ClockAttainment{Name: c.Name}
@@ -92,9 +90,9 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 		switch {
 		case c.Excluded != "":
 			ca.Excluded++
-		case c.State == slo.Met:
+		case c.State == Met:
 			ca.Met++
-		case c.State == slo.Breached:
+		case c.State == Breached:
 			ca.Breached++
 			out.Misses = append(out.Misses, ClockMiss{Object: object, Clock: c.Name, Started: c.Started, Due: c.Due, Stopped: c.Stopped})
 		default:
@@ -102,31 +100,31 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 		}
 	}
 	if len(incs) > 0 {
-		cv, err := a.clockViewFor(ctx, t, incs)
+		cv, err := tr.ViewFor(ctx, t, incs)
 		if err != nil {
 			return nil, err
 		}
 		for _, inc := range incs {
-			acts, err := a.DB.IncidentActions(ctx, tenantID, inc.ID)
+			acts, err := tr.Store.IncidentActions(ctx, tenantID, inc.ID)
 			if err != nil {
 				return nil, err
 			}
-			ns, err := a.DB.IncidentNotifications(ctx, tenantID, inc.ID)
+			ns, err := tr.Store.IncidentNotifications(ctx, tenantID, inc.ID)
 			if err != nil {
 				return nil, err
 			}
-			for _, c := range cv.clocks(inc, acts, ns) {
+			for _, c := range cv.Clocks(inc, acts, ns) {
 				add(inc.Ref, c)
 			}
 		}
 	}
-	pcrs, err := a.DB.Tickets(ctx, tenantID, sqlstore.TicketFilter{Kind: ticket.KindPCR})
+	pcrs, err := tr.Store.Tickets(ctx, tenantID, ticket.Filter{Kind: ticket.KindPCR})
 	if err != nil {
 		return nil, err
 	}
 	for _, tk := range pcrs {
 		if in(tk.CreatedAt) {
-			c, err := a.PCRClock(t, tk)
+			c, err := tr.PCRClock(t, tk)
 			if err != nil {
 				return nil, err
 			}
@@ -134,11 +132,11 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 		}
 	}
 	// The monthly report whose clock starts in this month: the previous
-	// month's, due slo.monthly_report business days after this start day.
+	// month's, due monthly_report business days after this start day.
 	prev := m.Prev()
-	if c, err := a.MonthlyReportClock(ctx, t, prev); err != nil {
+	if c, err := tr.MonthlyReportClock(ctx, t, prev); err != nil {
 		return nil, err
-	} else if !c.Started.After(a.cfg.Clock()) {
+	} else if !c.Started.After(tr.Clock()) {
 		add(ReportMonthly+":"+prev.String(), c)
 	}
 	order := []string{ClockNotification, ClockFirstResponse, ClockPCR, ClockMonthlyReport}
@@ -161,24 +159,24 @@ func (a *App) Attainment(ctx context.Context, t *tenant.Tenant, m meter.Month) (
 // MonthlyReportClock is the clock of the monthly report for month m (the
 // period from its start day to the day before the next month's): it starts
 // at 00:00 on the next month's start day in the tenant's zone and is due at
-// the close of the slo.monthly_report-th business day after it; the
+// the close of the monthly_report-th business day after it; the
 // report's recorded delivery stops it (seed 000: レポート対象月の翌月の起点日
 // → 送付).
-func (a *App) MonthlyReportClock(ctx context.Context, t *tenant.Tenant, m meter.Month) (slo.Clock, error) {
-	cal, err := slo.NewCalendar(t.Hours, t.Location, true)
+func (tr *Tracker) MonthlyReportClock(ctx context.Context, t *tenant.Tenant, m meter.Month) (Clock, error) {
+	cal, err := NewCalendar(t.Hours, t.Location, true)
 	if err != nil {
-		return slo.Clock{}, err
+		return Clock{}, err
 	}
 	started := time.Date(m.Year, m.Month, t.SLO.StartDay, 0, 0, 0, 0, t.Location).AddDate(0, 1, 0)
-	sent, err := a.DB.ReportDelivery(ctx, t.ID, ReportMonthly, m.String())
+	sent, err := tr.Store.ReportDelivery(ctx, t.ID, ReportMonthly, m.String())
 	if err != nil {
-		return slo.Clock{}, err
+		return Clock{}, err
 	}
 	var stopped time.Time
 	if sent != nil {
 		stopped = sent.At
 	}
-	c := slo.NewDayClock(cal, ClockMonthlyReport, started, t.SLO.MonthlyReport, stopped, a.cfg.Clock().UTC())
+	c := NewDayClock(cal, ClockMonthlyReport, started, t.SLO.MonthlyReport, stopped, tr.Clock().UTC())
 	if e, ok := t.SLO.Excluded(started); ok {
 		c.Excluded = e.Reason
 	}
@@ -187,17 +185,17 @@ func (a *App) MonthlyReportClock(ctx context.Context, t *tenant.Tenant, m meter.
 
 // PCRClock is a PCR ticket's clock: from its receipt to the decision
 // (applied or refused), due at the close of service hours on the
-// slo.pcr-th business day after the day of receipt.
-func (a *App) PCRClock(t *tenant.Tenant, tk *ticket.Ticket) (slo.Clock, error) {
-	cal, err := slo.NewCalendar(t.Hours, t.Location, true)
+// pcr-th business day after the day of receipt.
+func (tr *Tracker) PCRClock(t *tenant.Tenant, tk *ticket.Ticket) (Clock, error) {
+	cal, err := NewCalendar(t.Hours, t.Location, true)
 	if err != nil {
-		return slo.Clock{}, err
+		return Clock{}, err
 	}
 	var stopped time.Time
 	if tk.PCR != nil && tk.PCR.Decision != ticket.DecisionNone {
 		stopped = tk.PCR.DecidedAt
 	}
-	c := slo.NewDayClock(cal, ClockPCR, tk.CreatedAt, t.SLO.PCR, stopped, a.cfg.Clock().UTC())
+	c := NewDayClock(cal, ClockPCR, tk.CreatedAt, t.SLO.PCR, stopped, tr.Clock().UTC())
 	if e, ok := t.SLO.Excluded(tk.CreatedAt); ok {
 		c.Excluded = e.Reason
 	}
@@ -258,23 +256,23 @@ func (r *Attainment) WriteText(w io.Writer) error {
 // TicketView is a ticket with its clocks (a PCR's decision clock).
 type TicketView struct {
 	*ticket.Ticket
-	Clocks []slo.Clock `json:"clocks"`
+	Clocks []Clock `json:"clocks"`
 	// VendorEscalations are the requests to the EDR maker and answers.
 	VendorEscalations []ticket.VendorEscalation `json:"vendor_escalations"`
 }
 
 // TicketView loads a ticket of the tenant with its clocks.
-func (a *App) TicketView(ctx context.Context, t *tenant.Tenant, id int64) (*TicketView, error) {
-	tk, err := a.DB.Ticket(ctx, t.ID, id)
+func (tr *Tracker) TicketView(ctx context.Context, t *tenant.Tenant, id int64) (*TicketView, error) {
+	tk, err := tr.Store.Ticket(ctx, t.ID, id)
 	if err != nil {
 		return nil, err
 	}
-	v := &TicketView{Ticket: tk, Clocks: []slo.Clock{}}
-	if v.VendorEscalations, err = a.DB.VendorEscalations(ctx, t.ID, id); err != nil {
+	v := &TicketView{Ticket: tk, Clocks: []Clock{}}
+	if v.VendorEscalations, err = tr.Store.VendorEscalations(ctx, t.ID, id); err != nil {
 		return nil, err
 	}
 	if tk.Kind == ticket.KindPCR {
-		c, err := a.PCRClock(t, tk)
+		c, err := tr.PCRClock(t, tk)
 		if err != nil {
 			return nil, err
 		}
@@ -285,17 +283,17 @@ func (a *App) TicketView(ctx context.Context, t *tenant.Tenant, id int64) (*Tick
 
 // RecordMonthlyReport records that the monthly report for month m was
 // delivered to the customer, which stops its clock. The first record wins.
-func (a *App) RecordMonthlyReport(ctx context.Context, t *tenant.Tenant, m meter.Month, at time.Time, by, note string) (*sqlstore.ReportSent, bool, error) {
+func (tr *Tracker) RecordMonthlyReport(ctx context.Context, t *tenant.Tenant, m meter.Month, at time.Time, by, note string) (*ticket.ReportSent, bool, error) {
 	if at.IsZero() {
-		at = a.cfg.Clock().UTC()
+		at = tr.Clock().UTC()
 	}
 	start := time.Date(m.Year, m.Month, t.SLO.StartDay, 0, 0, 0, 0, t.Location).AddDate(0, 1, 0)
-	if at.After(a.cfg.Clock().Add(time.Minute)) {
+	if at.After(tr.Clock().Add(time.Minute)) {
 		return nil, false, fmt.Errorf("%w: a report cannot be recorded as sent in the future (%s)", ticket.ErrInvalid, at.Format(time.RFC3339))
 	}
 	if at.Before(start) {
 		return nil, false, fmt.Errorf("%w: the report for %s cannot be sent before its month ends (%s)", ticket.ErrInvalid,
 			m, start.Format(time.RFC3339))
 	}
-	return a.DB.RecordReportSent(ctx, t.ID, sqlstore.ReportSent{Kind: ReportMonthly, Period: m.String(), At: at.UTC(), By: by, Note: note})
+	return tr.Store.RecordReportSent(ctx, t.ID, ticket.ReportSent{Kind: ReportMonthly, Period: m.String(), At: at.UTC(), By: by, Note: note})
 }
