@@ -312,7 +312,7 @@ func newIncidentAck() *cobra.Command {
 		"Acknowledge an incident: its escalation chain stops (also by the mail's link, Slack's button, the console or the API)",
 		cobra.ExactArgs(1),
 		func(ctx context.Context, cmd *cobra.Command, a *app.App, tenant string, args []string) error {
-			ack, fresh, err := a.Acknowledge(ctx, tenant, args[0], *by, "cli")
+			ack, fresh, err := a.Escalation.Acknowledge(ctx, tenant, args[0], *by, "cli")
 			if err != nil {
 				return err
 			}

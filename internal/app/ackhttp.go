@@ -86,7 +86,7 @@ func (a *App) ackSubmit(w http.ResponseWriter, r *http.Request) {
 // checkAck verifies a token and finds its contact's language; on failure
 // it has answered with a page in both languages.
 func (a *App) checkAck(w http.ResponseWriter, tok string) (acklink.Claim, string, bool) {
-	key := a.ackKey()
+	key := a.Escalation.AckKey()
 	if key == nil {
 		ackError(w, http.StatusNotFound, "disabled")
 		return acklink.Claim{}, "", false
@@ -124,7 +124,7 @@ func via(s string) string {
 // request must carry Slack's signature over the body with the app's
 // signing secret, made within five minutes.
 func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
-	if len(a.cfg.SlackSigningSecret) == 0 || a.ackKey() == nil {
+	if len(a.cfg.SlackSigningSecret) == 0 || a.Escalation.AckKey() == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Slack interactivity is not configured (--slack-signing-secret-file)"})
 		return
 	}
@@ -162,7 +162,7 @@ func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
 		if act.ActionID != notify.SlackAckAction {
 			continue
 		}
-		c, err := acklink.Verify(a.ackKey(), act.Value, a.cfg.Clock())
+		c, err := acklink.Verify(a.Escalation.AckKey(), act.Value, a.cfg.Clock())
 		if err != nil {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 			return
@@ -228,7 +228,7 @@ func (a *App) ackAPI(w http.ResponseWriter, r *http.Request, tenantID string) er
 	if r.Header.Get("X-Bannin-Via") == "console" {
 		v = "console"
 	}
-	ack, fresh, err := a.Acknowledge(r.Context(), tenantID, r.PathValue("id"), by, v)
+	ack, fresh, err := a.Escalation.Acknowledge(r.Context(), tenantID, r.PathValue("id"), by, v)
 	if err != nil {
 		return err
 	}

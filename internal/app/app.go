@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/escalation"
 	"github.com/bannin-soc/bannin/internal/estate"
 	"github.com/bannin-soc/bannin/internal/intake"
 	"github.com/bannin-soc/bannin/internal/jobs"
@@ -90,12 +91,14 @@ type App struct {
 	Response *response.Service
 	// SLO computes clocks and attainment; View reads incidents in their
 	// output forms.
-	SLO       *slo.Tracker
-	View      *view.Reader
-	listeners Listeners
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	log       *slog.Logger
+	SLO  *slo.Tracker
+	View *view.Reader
+	// Escalation runs chains, SLO warnings and the 72-hour rule.
+	Escalation *escalation.Service
+	listeners  Listeners
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	log        *slog.Logger
 }
 
 // Open opens the store, applies the tenants, starts simulators where asked,
@@ -144,6 +147,8 @@ func (a *App) setup(ctx context.Context) error {
 	a.Estate = estate.New(estate.Options{Simulate: a.cfg.Simulate, PollSimulators: a.cfg.PollSimulators})
 	a.SLO = &slo.Tracker{Store: a.DB, Tenants: a.Estate, Clock: a.cfg.Clock, VirtualTime: a.cfg.VirtualTime}
 	a.View = &view.Reader{Store: viewStore{a.DB}, SLO: a.SLO}
+	a.Escalation = &escalation.Service{Store: escalationStore{a.DB}, Tenants: a.Estate, SLO: a.SLO, Clock: a.cfg.Clock,
+		Log: a.log, VirtualTime: a.cfg.VirtualTime, SecretKey: a.cfg.SecretKey, PublicURL: a.cfg.PublicURL}
 	for _, t := range a.cfg.Tenants {
 		if err := a.addTenant(ctx, t); err != nil {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)
@@ -161,6 +166,7 @@ func (a *App) setup(ctx context.Context) error {
 		return err
 	}
 	a.Response = &response.Service{Store: responseStore{a.DB}, Jobs: a.Jobs, Clock: a.cfg.Clock}
+	a.Escalation.Jobs = a.Jobs
 	return nil
 }
 
@@ -189,20 +195,8 @@ func (a *App) Start(ctx context.Context) error {
 		go func() { defer a.wg.Done(); p.Run(ctx) }()
 	}
 	if !a.cfg.VirtualTime {
-		a.wg.Add(2)
-		// The 72-hour sweep (seed 003) each minute; escalation steps and
-		// SLO warnings each escalateEvery.
-		go func() {
-			defer a.wg.Done()
-			a.every(ctx, sweepEvery, map[string]func(context.Context) error{"unanswered-customer": a.SweepUnanswered})
-		}()
-		go func() {
-			defer a.wg.Done()
-			a.every(ctx, escalateEvery, map[string]func(context.Context) error{
-				"escalation": func(ctx context.Context) error { _, err := a.SweepEscalations(ctx); return err },
-				"SLO":        func(ctx context.Context) error { _, err := a.SweepSLO(ctx); return err },
-			})
-		}()
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.Escalation.Run(ctx) }()
 	}
 	if err := a.startListeners(ctx); err != nil {
 		a.closeListeners()

@@ -45,7 +45,7 @@ func TestAttainment(t *testing.T) {
 		})
 		quiesce(t, e.App)
 		clk.Advance(5 * time.Minute)
-		if _, _, err := e.App.Acknowledge(ctx, "esc", incs[0].Ref, "ciso", "cli"); err != nil {
+		if _, _, err := e.App.Escalation.Acknowledge(ctx, "esc", incs[0].Ref, "ciso", "cli"); err != nil {
 			t.Fatal(err)
 		}
 		pcr := func(hash string) *ticket.Ticket {

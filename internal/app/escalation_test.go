@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/app"
+	"github.com/bannin-soc/bannin/internal/escalation"
 	"github.com/bannin-soc/bannin/internal/notify/smtpsink"
 	"github.com/bannin-soc/bannin/internal/policy"
 	"github.com/bannin-soc/bannin/internal/slo"
@@ -141,7 +142,7 @@ func TestEscalationChain(t *testing.T) {
 		if r := e.post(t, "esc", csAlert("esc:1", "pc-101", high())); r.code != http.StatusAccepted {
 			t.Fatalf("webhook: %d %s", r.code, r.body)
 		}
-		first := waitMails(t, e, sink, "it@esc.example", 1, e.App.SweepEscalations)
+		first := waitMails(t, e, sink, "it@esc.example", 1, e.App.Escalation.SweepEscalations)
 		if !strings.Contains(first[0].Text, "http://bannin.test/v1/ack?") {
 			t.Errorf("the first notice has no acknowledgement link:\n%s", first[0].Text)
 		}
@@ -155,14 +156,14 @@ func TestEscalationChain(t *testing.T) {
 		id, _ := ticket.ParseRef(in.ID)
 
 		clk.Advance(9*time.Minute + 59*time.Second)
-		sweepOnce(t, e, e.App.SweepEscalations)
+		sweepOnce(t, e, e.App.Escalation.SweepEscalations)
 		if n := len(mailsTo(sink, "ciso@esc.example")); n != 0 {
 			t.Fatalf("%d mails to the CISO before the step's 10 minutes", n)
 		}
 		clk.Advance(time.Second)
-		ciso := waitMails(t, e, sink, "ciso@esc.example", 1, e.App.SweepEscalations)
-		sweepOnce(t, e, e.App.SweepEscalations)
-		sweepOnce(t, e, e.App.SweepEscalations)
+		ciso := waitMails(t, e, sink, "ciso@esc.example", 1, e.App.Escalation.SweepEscalations)
+		sweepOnce(t, e, e.App.Escalation.SweepEscalations)
+		sweepOnce(t, e, e.App.Escalation.SweepEscalations)
 		if n := len(mailsTo(sink, "ciso@esc.example")); n != 1 {
 			t.Errorf("%d mails to the CISO after three sweeps, want 1", n)
 		}
@@ -206,12 +207,12 @@ func TestEscalationChain(t *testing.T) {
 
 		// The chain stops: the boss's step (30 min, office hours) never comes.
 		clk.Advance(40 * time.Minute)
-		sweepOnce(t, e, e.App.SweepEscalations)
+		sweepOnce(t, e, e.App.Escalation.SweepEscalations)
 		if n := len(mailsTo(sink, "boss@esc.example")); n != 0 {
 			t.Errorf("%d mails to the boss after the acknowledgement", n)
 		}
 		steps, err := e.App.DB.EscalationSteps(context.Background(), "esc", id)
-		if err != nil || len(steps) != 1 || steps[0].Outcome != app.StepNotified || !steps[0].Due.Equal(clk.Now().Add(-40*time.Minute)) {
+		if err != nil || len(steps) != 1 || steps[0].Outcome != escalation.StepNotified || !steps[0].Due.Equal(clk.Now().Add(-40*time.Minute)) {
 			t.Errorf("steps = %+v, %v; want the CISO's only, due at 10 minutes", steps, err)
 		}
 		// The CISO's acknowledgement is the customer's: it does not count
@@ -249,16 +250,16 @@ func TestEscalationOutsideHours(t *testing.T) {
 		if r := e.post(t, "esc", csAlert("esc:sat", "pc-102", high())); r.code != http.StatusAccepted {
 			t.Fatalf("webhook: %d %s", r.code, r.body)
 		}
-		waitMails(t, e, sink, "it@esc.example", 1, e.App.SweepEscalations)
+		waitMails(t, e, sink, "it@esc.example", 1, e.App.Escalation.SweepEscalations)
 		clk.Advance(31 * time.Minute)
-		waitMails(t, e, sink, "ciso@esc.example", 1, e.App.SweepEscalations)
-		sweepOnce(t, e, e.App.SweepEscalations)
+		waitMails(t, e, sink, "ciso@esc.example", 1, e.App.Escalation.SweepEscalations)
+		sweepOnce(t, e, e.App.Escalation.SweepEscalations)
 		if n := len(mailsTo(sink, "boss@esc.example")); n != 0 {
 			t.Errorf("%d mails to the boss on a Saturday", n)
 		}
 		id, _ := ticket.ParseRef(onlyIncident(t, e.App, "esc").ID)
 		steps, err := e.App.DB.EscalationSteps(context.Background(), "esc", id)
-		if err != nil || len(steps) != 2 || steps[1].Outcome != app.StepSkippedHours {
+		if err != nil || len(steps) != 2 || steps[1].Outcome != escalation.StepSkippedHours {
 			t.Errorf("steps = %+v, %v; want the CISO notified and the boss skipped", steps, err)
 		}
 		if got := auditCount(t, e.App, "esc", "escalation.skipped"); got != 1 {
@@ -280,7 +281,7 @@ func TestSLOWarnings(t *testing.T) {
 		if r := e.post(t, "esc", csAlert("slo:1", "pc-201", high())); r.code != http.StatusAccepted {
 			t.Fatalf("webhook: %d %s", r.code, r.body)
 		}
-		waitMails(t, e, sink, "it@esc.example", 1, e.App.SweepSLO)
+		waitMails(t, e, sink, "it@esc.example", 1, e.App.Escalation.SweepSLO)
 		in := onlyIncident(t, e.App, "esc")
 		budget := 60 * time.Minute
 		if in.Priority == "P0" {
@@ -299,9 +300,9 @@ func TestSLOWarnings(t *testing.T) {
 		start := clk.Now()
 		for _, s := range steps {
 			clk.Advance(start.Add(s.at).Sub(clk.Now()))
-			sweepOnce(t, e, e.App.SweepSLO)
-			sweepOnce(t, e, e.App.SweepSLO)
-			got := waitMails(t, e, sink, "soc@esc.example", s.mails, e.App.SweepSLO)
+			sweepOnce(t, e, e.App.Escalation.SweepSLO)
+			sweepOnce(t, e, e.App.Escalation.SweepSLO)
+			got := waitMails(t, e, sink, "soc@esc.example", s.mails, e.App.Escalation.SweepSLO)
 			if s.mails > 0 && !strings.Contains(got[s.mails-1].Subject, s.subject) {
 				t.Errorf("at %s: subject %q, want %s", s.at, got[s.mails-1].Subject, s.subject)
 			}
@@ -327,9 +328,9 @@ func TestSLOExcluded(t *testing.T) {
 	if r := e.post(t, "esc", csAlert("slo:x", "pc-301", high())); r.code != http.StatusAccepted {
 		t.Fatalf("webhook: %d %s", r.code, r.body)
 	}
-	waitMails(t, e, sink, "it@esc.example", 1, e.App.SweepSLO)
+	waitMails(t, e, sink, "it@esc.example", 1, e.App.Escalation.SweepSLO)
 	clk.Advance(3 * time.Hour)
-	sweepOnce(t, e, e.App.SweepSLO)
+	sweepOnce(t, e, e.App.Escalation.SweepSLO)
 	if n := len(mailsTo(sink, "soc@esc.example")); n != 0 {
 		t.Errorf("%d SLO mails for an excluded incident", n)
 	}
@@ -390,7 +391,7 @@ func TestAckAPIAndSlack(t *testing.T) {
 		t.Errorf("second console ack: %d %s", r.code, r.body)
 	}
 
-	tok, err := e.App.AckToken("esc", incs[1].ID, "it-ml")
+	tok, err := e.App.Escalation.AckToken("esc", incs[1].ID, "it-ml")
 	if err != nil {
 		t.Fatal(err)
 	}

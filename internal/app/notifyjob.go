@@ -147,14 +147,14 @@ func (w *notifyWorker) message(ctx context.Context, n *sqlstore.Notification) (n
 	}
 	notice := buildNotice(rt, inc, alerts, acts, n)
 	if n.About != "" {
-		var ab sloAbout
+		var ab notify.SLOAbout
 		if err := json.Unmarshal([]byte(n.About), &ab); err != nil {
 			return notify.Message{}, renderError{fmt.Errorf("notification %d: about: %w", n.ID, err)}
 		}
 		notice.Clock, notice.Percent, notice.Due = ab.Clock, ab.Percent, ab.Due
 	}
 	if inc.Status == ticket.StatusOpen && inc.NeedsHuman {
-		notice.AckURL = w.app.ackURL(n.Tenant, inc.ID, n.Contact, n.Channel)
+		notice.AckURL = w.app.Escalation.AckURL(n.Tenant, inc.ID, n.Contact, n.Channel)
 	}
 	m, err := notify.Render(notice)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bannin-soc/bannin/internal/alert"
+	"github.com/bannin-soc/bannin/internal/escalation"
 	"github.com/bannin-soc/bannin/internal/response"
 	"github.com/bannin-soc/bannin/internal/slo"
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
@@ -39,3 +40,19 @@ var (
 	_ slo.Store  = (*sqlstore.DB)(nil)
 	_ view.Store = viewStore{}
 )
+
+type escalationStore struct{ *sqlstore.DB }
+
+func (s escalationStore) InTx(ctx context.Context, fn func(escalation.Tx) error) error {
+	return s.DB.InTx(ctx, func(tx *sqlstore.Tx) error { return fn(tx) })
+}
+
+func (s escalationStore) TryLease(ctx context.Context, key string) (escalation.Lease, bool, error) {
+	l, ok, err := s.DB.TryLease(ctx, key)
+	if l == nil {
+		return nil, ok, err
+	}
+	return l, ok, err
+}
+
+var _ escalation.Store = escalationStore{}

@@ -56,11 +56,11 @@ func TestSweepUnanswered(t *testing.T) {
 			return in.Verdict
 		}
 		advance(71 * time.Hour)
-		if err := e.App.SweepUnanswered(ctx); err != nil || verdict() != ticket.VerdictNone {
+		if err := e.App.Escalation.SweepUnanswered(ctx); err != nil || verdict() != ticket.VerdictNone {
 			t.Fatalf("after 71 h: err %v, verdict %q; want unchanged", err, verdict())
 		}
 		advance(time.Hour)
-		if err := e.App.SweepUnanswered(ctx); err != nil || verdict() != ticket.VerdictSuspicious {
+		if err := e.App.Escalation.SweepUnanswered(ctx); err != nil || verdict() != ticket.VerdictSuspicious {
 			t.Fatalf("after 72 h: err %v, verdict %q; want suspicious", err, verdict())
 		}
 	})

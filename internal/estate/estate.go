@@ -162,6 +162,17 @@ func (e *Estate) All() []*Tenant {
 	return out
 }
 
+// Policies returns the running tenants' policies, in the order of their
+// ids (each knows its tenant file).
+func (e *Estate) Policies() []*policy.Policy {
+	all := e.All()
+	out := make([]*policy.Policy, len(all))
+	for i, t := range all {
+		out[i] = t.Policy()
+	}
+	return out
+}
+
 // Responder returns the responder of a tenant's source.
 func (e *Estate) Responder(tenantID, source string) (connector.Responder, error) {
 	t, ok := e.Tenant(tenantID)

@@ -21,3 +21,11 @@ type Notification struct {
 	CreatedAt time.Time `json:"created_at"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 }
+
+// SLOAbout is what an SLO warning or breach notice is about, kept on its
+// notification (Notification.About, as JSON).
+type SLOAbout struct {
+	Clock   string    `json:"clock"`
+	Percent int       `json:"percent"`
+	Due     time.Time `json:"due"`
+}
