@@ -29,6 +29,7 @@ import (
 	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/view"
+	"github.com/bannin-soc/bannin/internal/web"
 )
 
 // Config is everything an App needs; cmd/bannin fills it from flags.
@@ -225,18 +226,11 @@ func (a *App) Close(ctx context.Context) error {
 
 // Handler serves the HTTP API.
 func (a *App) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST /v1/ingest/{tenant}/{source}", &intake.Webhook{Dir: a.Estate, Committer: a.Committer, Clock: a.cfg.Clock, Log: a.log})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.DB.SQL().PingContext(r.Context()); err != nil {
-			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
-	a.apiRoutes(mux)
-	a.ackRoutes(mux)
-	return mux
+	s := &web.Server{Store: a.DB, Tenants: a.Estate, Response: a.Response, SLO: a.SLO, View: a.View, Escalation: a.Escalation,
+		PCR: a, Ingest: &intake.Webhook{Dir: a.Estate, Committer: a.Committer, Clock: a.cfg.Clock, Log: a.log},
+		Ping: a.DB.SQL().PingContext, APIToken: a.cfg.APIToken, SlackSigningSecret: a.cfg.SlackSigningSecret,
+		Clock: a.cfg.Clock, Log: a.log}
+	return s.Handler()
 }
 
 // Quiesce waits until the inbox is empty and no job is outstanding, or ctx

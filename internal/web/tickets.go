@@ -1,105 +1,25 @@
-package app
+package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/bannin-soc/bannin/internal/fault"
 	"github.com/bannin-soc/bannin/internal/response"
-	"github.com/bannin-soc/bannin/internal/store/sqlstore"
-	"github.com/bannin-soc/bannin/internal/tenant"
 	"github.com/bannin-soc/bannin/internal/ticket"
 	"github.com/bannin-soc/bannin/internal/view"
 )
 
 // Tickets: the service methods the CLI and the REST API share, then the
-// REST handlers (registered in apiRoutes, all behind a.authed).
+// REST handlers (registered in apiRoutes, all behind s.authed).
 
-// ApplyPCR applies a PCR ticket of the tenant (see sqlstore.DB.ApplyPCR),
-// refusing it when the tenant file's own allowlist already covers it.
-func (a *App) ApplyPCR(ctx context.Context, tenantID string, id int64, by string) (*sqlstore.PCRResult, error) {
-	file, err := a.fileAllowlist(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	return a.DB.ApplyPCR(ctx, tenantID, id, file, by, a.ticketNow())
-}
-
-// fileAllowlist returns the tenant file's plain hash entries (a hash, at
-// most one host glob, nothing else) as requests, for the "already
-// allowlisted" check: from the running tenant, else from the file as
-// applied to the store.
-func (a *App) fileAllowlist(ctx context.Context, tenantID string) ([]ticket.AllowRequest, error) {
-	var entries []tenant.AllowEntry
-	if rt, ok := a.Estate.Tenant(tenantID); ok {
-		entries = rt.Triage.Allowlist
-	} else {
-		rec, err := a.DB.Tenant(ctx, tenantID)
-		if errors.Is(err, sqlstore.ErrNotFound) {
-			return nil, nil // no tenant file applied: nothing in it to cover the request
-		}
-		if err != nil {
-			return nil, err
-		}
-		var f struct {
-			Allowlist []struct {
-				SHA256      string   `yaml:"sha256"`
-				ProcessName string   `yaml:"process_name"`
-				CommandLine string   `yaml:"command_line"`
-				Hosts       []string `yaml:"hosts"`
-				Rule        string   `yaml:"rule"`
-			} `yaml:"allowlist"`
-		}
-		if err := yaml.Unmarshal(rec.Config, &f); err != nil {
-			return nil, fmt.Errorf("read tenant %s's allowlist: %w", tenantID, err)
-		}
-		for _, e := range f.Allowlist {
-			entries = append(entries, tenant.AllowEntry{SHA256: e.SHA256, ProcessName: e.ProcessName,
-				CommandLine: e.CommandLine, Hosts: e.Hosts, Rule: e.Rule})
-		}
-	}
-	var out []ticket.AllowRequest
-	for _, e := range entries {
-		if e.SHA256 == "" || e.ProcessName != "" || e.CommandLine != "" || e.Rule != "" || len(e.Hosts) > 1 {
-			continue // narrower than a hash: it cannot make a request redundant
-		}
-		r := ticket.AllowRequest{SHA256: e.SHA256, Reason: e.Reason}
-		if len(e.Hosts) == 1 {
-			r.HostGlob = e.Hosts[0]
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// ticketNow is the time ticket changes are stamped with, whole
+// now is the time ticket changes are stamped with, whole
 // microseconds as the store keeps them.
-func (a *App) ticketNow() time.Time { return a.cfg.Clock().UTC().Truncate(time.Microsecond) }
-
-// ticketAPI turns the ticket model's refusals into 400 answers with their
-// message (safe: it names only what the client sent); conflicts and
-// not-found go on to authed's mapping.
-func ticketAPI(h apiHandler) apiHandler {
-	return func(w http.ResponseWriter, r *http.Request, tenantID string) error {
-		err := h(w, r, tenantID)
-		var bad badRequest
-		switch {
-		case err == nil, errors.Is(err, sqlstore.ErrConflict), errors.Is(err, sqlstore.ErrNotFound):
-			return err
-		case errors.Is(err, ticket.ErrInvalid), errors.As(err, &bad):
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return nil
-		}
-		return err
-	}
-}
+func (s *Server) now() time.Time { return s.Clock().UTC().Truncate(time.Microsecond) }
 
 // badRequest is a body the API cannot read.
 type badRequest struct{ msg string }
@@ -126,13 +46,13 @@ func actor(r *http.Request) string {
 func ticketID(r *http.Request) (int64, error) {
 	id, err := ticket.ParseTicketRef(r.PathValue("id"))
 	if err != nil {
-		return 0, sqlstore.ErrNotFound // an id that cannot exist is not found, like incidents
+		return 0, fault.ErrNotFound // an id that cannot exist is not found, like incidents
 	}
 	return id, nil
 }
 
-func (a *App) listTickets(w http.ResponseWriter, r *http.Request, tenantID string) error {
-	var f sqlstore.TicketFilter
+func (s *Server) listTickets(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	var f ticket.Filter
 	if s := r.URL.Query().Get("state"); s != "" {
 		st, err := ticket.ParseState(s)
 		if err != nil {
@@ -147,7 +67,7 @@ func (a *App) listTickets(w http.ResponseWriter, r *http.Request, tenantID strin
 		}
 		f.Kind = kind
 	}
-	tks, err := a.DB.Tickets(r.Context(), tenantID, f)
+	tks, err := s.Store.Tickets(r.Context(), tenantID, f)
 	if err != nil {
 		return err
 	}
@@ -169,7 +89,7 @@ type ticketRequest struct {
 	PCR       *ticket.AllowRequest `json:"pcr"`
 }
 
-func (a *App) createTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) createTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	var req ticketRequest
 	if err := readBody(r, &req); err != nil {
 		return err
@@ -179,23 +99,23 @@ func (a *App) createTicket(w http.ResponseWriter, r *http.Request, tenantID stri
 	if tk.Requester == "" {
 		tk.Requester = actor(r)
 	}
-	if err := a.DB.CreateTicket(r.Context(), tk, actor(r), a.ticketNow()); err != nil {
+	if err := s.Store.CreateTicket(r.Context(), tk, actor(r), s.now()); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, tk)
 	return nil
 }
 
-func (a *App) getTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) getTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
 	}
-	rt, ok := a.Estate.Tenant(tenantID)
+	rt, ok := s.Tenants.Tenant(tenantID)
 	if !ok {
-		return sqlstore.ErrNotFound
+		return fault.ErrNotFound
 	}
-	v, err := a.SLO.TicketView(r.Context(), rt.Triage.Tenant, id)
+	v, err := s.SLO.TicketView(r.Context(), rt.Triage.Tenant, id)
 	if err != nil {
 		return err
 	}
@@ -203,7 +123,7 @@ func (a *App) getTicket(w http.ResponseWriter, r *http.Request, tenantID string)
 	return nil
 }
 
-func (a *App) transitionTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) transitionTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
@@ -218,7 +138,7 @@ func (a *App) transitionTicket(w http.ResponseWriter, r *http.Request, tenantID 
 	if _, err := ticket.ParseState(string(req.To)); err != nil {
 		return err
 	}
-	tk, err := a.DB.MoveTicket(r.Context(), tenantID, id, req.To, actor(r), req.Reason, a.ticketNow())
+	tk, err := s.Store.MoveTicket(r.Context(), tenantID, id, req.To, actor(r), req.Reason, s.now())
 	if err != nil {
 		return err
 	}
@@ -226,7 +146,7 @@ func (a *App) transitionTicket(w http.ResponseWriter, r *http.Request, tenantID 
 	return nil
 }
 
-func (a *App) noteTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) noteTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
@@ -237,15 +157,15 @@ func (a *App) noteTicket(w http.ResponseWriter, r *http.Request, tenantID string
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	n := ticket.Note{At: a.ticketNow(), Author: actor(r), Text: req.Text}
-	if err := a.DB.AddTicketNote(r.Context(), tenantID, id, n); err != nil {
+	n := ticket.Note{At: s.now(), Author: actor(r), Text: req.Text}
+	if err := s.Store.AddTicketNote(r.Context(), tenantID, id, n); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, n)
 	return nil
 }
 
-func (a *App) linkTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) linkTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
@@ -254,18 +174,18 @@ func (a *App) linkTicket(w http.ResponseWriter, r *http.Request, tenantID string
 	if err := readBody(r, &l); err != nil {
 		return err
 	}
-	if err := a.DB.LinkTicket(r.Context(), tenantID, id, l, actor(r), a.ticketNow()); err != nil {
+	if err := s.Store.LinkTicket(r.Context(), tenantID, id, l, actor(r), s.now()); err != nil {
 		return err
 	}
-	return a.getTicket(w, r, tenantID)
+	return s.getTicket(w, r, tenantID)
 }
 
-func (a *App) applyTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) applyTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
 	}
-	res, err := a.ApplyPCR(r.Context(), tenantID, id, actor(r))
+	res, err := s.PCR.ApplyPCR(r.Context(), tenantID, id, actor(r))
 	if err != nil {
 		return err
 	}
@@ -273,7 +193,7 @@ func (a *App) applyTicket(w http.ResponseWriter, r *http.Request, tenantID strin
 	return nil
 }
 
-func (a *App) refuseTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) refuseTicket(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
@@ -284,7 +204,7 @@ func (a *App) refuseTicket(w http.ResponseWriter, r *http.Request, tenantID stri
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	tk, err := a.DB.RefusePCR(r.Context(), tenantID, id, req.Reason, actor(r), a.ticketNow())
+	tk, err := s.Store.RefusePCR(r.Context(), tenantID, id, req.Reason, actor(r), s.now())
 	if err != nil {
 		return err
 	}
@@ -292,10 +212,10 @@ func (a *App) refuseTicket(w http.ResponseWriter, r *http.Request, tenantID stri
 	return nil
 }
 
-func (a *App) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticket.ParseRef(r.PathValue("id"))
 	if err != nil {
-		return sqlstore.ErrNotFound
+		return fault.ErrNotFound
 	}
 	var req struct {
 		Verdict ticket.Verdict `json:"verdict"`
@@ -304,7 +224,7 @@ func (a *App) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	in, rels, err := a.Response.SetVerdict(r.Context(), tenantID, id, req.Verdict, actor(r), req.Reason)
+	in, rels, err := s.Response.SetVerdict(r.Context(), tenantID, id, req.Verdict, actor(r), req.Reason)
 	if err != nil {
 		return err
 	}
@@ -315,7 +235,7 @@ func (a *App) setVerdict(w http.ResponseWriter, r *http.Request, tenantID string
 // releaseIncident is POST /v1/tenants/{tenant}/incidents/{id}/release with
 // {"host": "…", "reason": "…", "requested_by": "…"}: with requested_by (a
 // customer's request) the release waits for approval by another person.
-func (a *App) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	var req struct {
 		Host        string `json:"host"`
 		Reason      string `json:"reason"`
@@ -331,7 +251,7 @@ func (a *App) releaseIncident(w http.ResponseWriter, r *http.Request, tenantID s
 	if req.RequestedBy != "" {
 		rr.Kind, rr.By, rr.EnteredBy = response.ReleaseCustomerRequest, req.RequestedBy, actor(r)
 	}
-	rel, err := a.Response.Release(r.Context(), tenantID, r.PathValue("id"), rr)
+	rel, err := s.Response.Release(r.Context(), tenantID, r.PathValue("id"), rr)
 	if err != nil {
 		return err
 	}
@@ -349,10 +269,10 @@ func actionsOut(acts []*response.Action) []view.ActionOut {
 
 // setDFIR is POST /v1/tenants/{tenant}/incidents/{id}/dfir with
 // {"on": true|false, "reason": "…"}.
-func (a *App) setDFIR(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) setDFIR(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticket.ParseRef(r.PathValue("id"))
 	if err != nil {
-		return sqlstore.ErrNotFound
+		return fault.ErrNotFound
 	}
 	var req struct {
 		On     bool   `json:"on"`
@@ -361,7 +281,7 @@ func (a *App) setDFIR(w http.ResponseWriter, r *http.Request, tenantID string) e
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	in, err := a.DB.SetDFIR(r.Context(), tenantID, id, req.On, actor(r), req.Reason, a.ticketNow())
+	in, err := s.Store.SetDFIR(r.Context(), tenantID, id, req.On, actor(r), req.Reason, s.now())
 	if err != nil {
 		return err
 	}
@@ -371,7 +291,7 @@ func (a *App) setDFIR(w http.ResponseWriter, r *http.Request, tenantID string) e
 
 // escalateVendor is POST /v1/tenants/{tenant}/tickets/{id}/vendor with
 // {"vendor": "…", "request": "…", "vendor_ref": "…"}.
-func (a *App) escalateVendor(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) escalateVendor(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
@@ -385,8 +305,8 @@ func (a *App) escalateVendor(w http.ResponseWriter, r *http.Request, tenantID st
 		return err
 	}
 	v := &ticket.VendorEscalation{Vendor: req.Vendor, Request: req.Request, VendorRef: req.VendorRef,
-		RequestedBy: actor(r), RequestedAt: a.ticketNow()}
-	if err := a.DB.EscalateToVendor(r.Context(), tenantID, id, v); err != nil {
+		RequestedBy: actor(r), RequestedAt: s.now()}
+	if err := s.Store.EscalateToVendor(r.Context(), tenantID, id, v); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, v)
@@ -395,7 +315,7 @@ func (a *App) escalateVendor(w http.ResponseWriter, r *http.Request, tenantID st
 
 // answerVendor is POST /v1/tenants/{tenant}/tickets/{id}/vendor/answer with
 // {"verdict": "benign|malicious|inconclusive", "answer": "…"}.
-func (a *App) answerVendor(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) answerVendor(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	id, err := ticketID(r)
 	if err != nil {
 		return err
@@ -407,7 +327,7 @@ func (a *App) answerVendor(w http.ResponseWriter, r *http.Request, tenantID stri
 	if err := readBody(r, &req); err != nil {
 		return err
 	}
-	esc, rels, err := a.Response.AnswerVendor(r.Context(), tenantID, id, req.Verdict, req.Answer, actor(r))
+	esc, rels, err := s.Response.AnswerVendor(r.Context(), tenantID, id, req.Verdict, req.Answer, actor(r))
 	if err != nil {
 		return err
 	}

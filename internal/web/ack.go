@@ -1,4 +1,4 @@
-package app
+package web
 
 import (
 	"crypto/hmac"
@@ -15,8 +15,9 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/acklink"
+	"github.com/bannin-soc/bannin/internal/escalation"
+	"github.com/bannin-soc/bannin/internal/fault"
 	"github.com/bannin-soc/bannin/internal/notify"
-	"github.com/bannin-soc/bannin/internal/store/sqlstore"
 	"github.com/bannin-soc/bannin/internal/ticket"
 )
 
@@ -25,27 +26,27 @@ var ackVias = []string{"email", "slack", "phone", "webhook", "console", "api", "
 
 // ackRoutes adds acknowledgement by signed link and by Slack button, and
 // the API's acknowledge call.
-func (a *App) ackRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/ack", a.ackPage)
-	mux.HandleFunc("POST /v1/ack", a.ackSubmit)
-	mux.HandleFunc("POST /v1/slack/actions", a.slackAction)
-	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/ack", a.authed(a.ackAPI))
+func (s *Server) ackRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/ack", s.ackPage)
+	mux.HandleFunc("POST /v1/ack", s.ackSubmit)
+	mux.HandleFunc("POST /v1/slack/actions", s.slackAction)
+	mux.Handle("POST /v1/tenants/{tenant}/incidents/{id}/ack", s.authed(s.ackAPI))
 }
 
 // ackPage shows what the link acknowledges and a button to do it. Opening
 // the link changes nothing: mail scanners and link previews fetch links,
 // and must not silence an escalation.
-func (a *App) ackPage(w http.ResponseWriter, r *http.Request) {
-	c, lang, ok := a.checkAck(w, r.URL.Query().Get("t"))
+func (s *Server) ackPage(w http.ResponseWriter, r *http.Request) {
+	c, lang, ok := s.checkAck(w, r.URL.Query().Get("t"))
 	if !ok {
 		return
 	}
-	inc, err := a.DB.Incident(r.Context(), c.Tenant, c.Incident)
+	inc, err := s.Store.Incident(r.Context(), c.Tenant, c.Incident)
 	if err != nil {
 		ackError(w, http.StatusNotFound, "not_found")
 		return
 	}
-	ack, err := a.DB.IncidentAck(r.Context(), c.Tenant, c.Incident)
+	ack, err := s.Store.IncidentAck(r.Context(), c.Tenant, c.Incident)
 	if err != nil {
 		ackError(w, http.StatusInternalServerError, "internal")
 		return
@@ -55,27 +56,27 @@ func (a *App) ackPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // ackSubmit acknowledges the incident the link names, as its contact.
-func (a *App) ackSubmit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ackSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
 		ackError(w, http.StatusBadRequest, "bad_request")
 		return
 	}
-	c, lang, ok := a.checkAck(w, r.PostForm.Get("t"))
+	c, lang, ok := s.checkAck(w, r.PostForm.Get("t"))
 	if !ok {
 		return
 	}
-	ack, fresh, err := a.DB.Acknowledge(r.Context(), c.Tenant, c.Incident, c.Contact, via(r.PostForm.Get("via")), a.cfg.Clock().UTC())
-	if errors.Is(err, sqlstore.ErrNotFound) {
+	ack, fresh, err := s.Store.Acknowledge(r.Context(), c.Tenant, c.Incident, c.Contact, via(r.PostForm.Get("via")), s.Clock().UTC())
+	if errors.Is(err, fault.ErrNotFound) {
 		ackError(w, http.StatusNotFound, "not_found")
 		return
 	}
 	if err != nil {
-		a.log.Error("acknowledge", "tenant", c.Tenant, "incident", c.Incident, "err", err)
+		s.Log.Error("acknowledge", "tenant", c.Tenant, "incident", c.Incident, "err", err)
 		ackError(w, http.StatusInternalServerError, "internal")
 		return
 	}
-	inc, err := a.DB.Incident(r.Context(), c.Tenant, c.Incident)
+	inc, err := s.Store.Incident(r.Context(), c.Tenant, c.Incident)
 	if err != nil {
 		ackError(w, http.StatusInternalServerError, "internal")
 		return
@@ -85,13 +86,13 @@ func (a *App) ackSubmit(w http.ResponseWriter, r *http.Request) {
 
 // checkAck verifies a token and finds its contact's language; on failure
 // it has answered with a page in both languages.
-func (a *App) checkAck(w http.ResponseWriter, tok string) (acklink.Claim, string, bool) {
-	key := a.Escalation.AckKey()
+func (s *Server) checkAck(w http.ResponseWriter, tok string) (acklink.Claim, string, bool) {
+	key := s.Escalation.AckKey()
 	if key == nil {
 		ackError(w, http.StatusNotFound, "disabled")
 		return acklink.Claim{}, "", false
 	}
-	c, err := acklink.Verify(key, tok, a.cfg.Clock())
+	c, err := acklink.Verify(key, tok, s.Clock())
 	switch {
 	case errors.Is(err, acklink.ErrExpired):
 		ackError(w, http.StatusGone, "expired")
@@ -100,7 +101,7 @@ func (a *App) checkAck(w http.ResponseWriter, tok string) (acklink.Claim, string
 		ackError(w, http.StatusForbidden, "forged")
 		return c, "", false
 	}
-	rt, ok := a.Estate.Tenant(c.Tenant)
+	rt, ok := s.Tenants.Tenant(c.Tenant)
 	if !ok {
 		ackError(w, http.StatusNotFound, "not_found")
 		return c, "", false
@@ -123,8 +124,8 @@ func via(s string) string {
 // whose interactivity request URL is bannin's /v1/slack/actions. The
 // request must carry Slack's signature over the body with the app's
 // signing secret, made within five minutes.
-func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
-	if len(a.cfg.SlackSigningSecret) == 0 || a.Escalation.AckKey() == nil {
+func (s *Server) slackAction(w http.ResponseWriter, r *http.Request) {
+	if len(s.SlackSigningSecret) == 0 || s.Escalation.AckKey() == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Slack interactivity is not configured (--slack-signing-secret-file)"})
 		return
 	}
@@ -133,7 +134,7 @@ func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "request too large"})
 		return
 	}
-	if err := verifySlack(a.cfg.SlackSigningSecret, r.Header, body, a.cfg.Clock()); err != nil {
+	if err := verifySlack(s.SlackSigningSecret, r.Header, body, s.Clock()); err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
@@ -162,7 +163,7 @@ func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
 		if act.ActionID != notify.SlackAckAction {
 			continue
 		}
-		c, err := acklink.Verify(a.Escalation.AckKey(), act.Value, a.cfg.Clock())
+		c, err := acklink.Verify(s.Escalation.AckKey(), act.Value, s.Clock())
 		if err != nil {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 			return
@@ -171,9 +172,9 @@ func (a *App) slackAction(w http.ResponseWriter, r *http.Request) {
 		if p.User.Username != "" {
 			by += " (Slack " + p.User.Username + ")"
 		}
-		if _, _, err := a.DB.Acknowledge(r.Context(), c.Tenant, c.Incident, by, "slack", a.cfg.Clock().UTC()); err != nil {
+		if _, _, err := s.Store.Acknowledge(r.Context(), c.Tenant, c.Incident, by, "slack", s.Clock().UTC()); err != nil {
 			code := http.StatusInternalServerError
-			if errors.Is(err, sqlstore.ErrNotFound) {
+			if errors.Is(err, fault.ErrNotFound) {
 				code = http.StatusNotFound
 			}
 			writeJSON(w, code, map[string]string{"error": "acknowledge: " + err.Error()})
@@ -206,7 +207,7 @@ func verifySlack(secret []byte, h http.Header, body []byte, now time.Time) error
 // ackAPI acknowledges an incident through the REST API (the console uses
 // it with X-Bannin-Via: console). The person is X-Bannin-User or the
 // body's "by".
-func (a *App) ackAPI(w http.ResponseWriter, r *http.Request, tenantID string) error {
+func (s *Server) ackAPI(w http.ResponseWriter, r *http.Request, tenantID string) error {
 	var body struct {
 		By string `json:"by"`
 	}
@@ -228,7 +229,7 @@ func (a *App) ackAPI(w http.ResponseWriter, r *http.Request, tenantID string) er
 	if r.Header.Get("X-Bannin-Via") == "console" {
 		v = "console"
 	}
-	ack, fresh, err := a.Escalation.Acknowledge(r.Context(), tenantID, r.PathValue("id"), by, v)
+	ack, fresh, err := s.Escalation.Acknowledge(r.Context(), tenantID, r.PathValue("id"), by, v)
 	if err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (a *App) ackAPI(w http.ResponseWriter, r *http.Request, tenantID string) er
 // ackView is what the acknowledgement page shows.
 type ackView struct {
 	Incident *ticket.Incident
-	Ack      *sqlstore.Ack
+	Ack      *escalation.Ack
 	Fresh    bool
 	Token    string
 	Via      string
