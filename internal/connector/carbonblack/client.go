@@ -73,7 +73,7 @@ func WithDelay(d time.Duration) SourceOption {
 // WithSourceClock sets the clock that ends each search's time range (time.Now
 // by default), so that replays run on virtual time.
 func WithSourceClock(now func() time.Time) SourceOption {
-	return func(s *Source) { s.api.now = now }
+	return func(s *Source) { s.api.Now = now }
 }
 
 // NewSource returns a Source for the environment at cfg.URL; cfg.ClientID
@@ -156,7 +156,7 @@ func (s *Source) Pull(ctx context.Context, cur string) (connector.Page, error) {
 	if err != nil {
 		return connector.Page{}, err
 	}
-	to := s.api.now().UTC().Add(-s.delay)
+	to := s.api.Now().UTC().Add(-s.delay)
 	from := to.Add(-s.lookback)
 	if c.Updated != "" {
 		from = jsonfield.ParseTime(c.Updated).Add(-overlap)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bannin-soc/bannin/internal/alert"
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/httpapi"
 )
 
 // Responder quarantines devices and releases them through POST
@@ -105,7 +106,7 @@ func (r *Responder) quarantined(ctx context.Context, deviceID string) (bool, err
 			return d.Quarantined, nil
 		}
 	}
-	return false, &apiError{status: http.StatusNotFound, kind: ErrNotFound, msg: fmt.Sprintf("no device with id %s", deviceID)}
+	return false, &httpapi.Error{Status: http.StatusNotFound, Kind: ErrNotFound, Text: fmt.Sprintf("no device with id %s", deviceID)}
 }
 
 // Actions implements connector.Actor: Carbon Black bans a hash through a

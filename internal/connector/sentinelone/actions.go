@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/httpapi"
 )
 
 // ErrNotApplied marks a mitigation or blocklist call the console accepted
@@ -136,7 +137,7 @@ func (r *Responder) readThreat(ctx context.Context, id string) (threat, error) {
 			return th, nil
 		}
 	}
-	return threat{}, &apiError{status: http.StatusNotFound, kind: ErrNotFound, msg: fmt.Sprintf("no threat with id %s", id)}
+	return threat{}, &httpapi.Error{Status: http.StatusNotFound, Kind: ErrNotFound, Text: fmt.Sprintf("no threat with id %s", id)}
 }
 
 // affected reads {"data":{"affected":N}}.
@@ -280,8 +281,8 @@ func (r *Responder) blocklist(ctx context.Context, a connector.Act, key string) 
 		"filter": scope,
 	}
 	_, err = r.api.call(ctx, http.MethodPost, pathRestrictions, nil, body, key)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.status == http.StatusConflict {
+	var ae *httpapi.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
 		return connector.Result{Already: true, Detail: fmt.Sprintf("hash %s is already blocked on %s", sha1, osType)}, nil
 	}
 	if err != nil {

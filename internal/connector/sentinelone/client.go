@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/httpapi"
 	"github.com/bannin-soc/bannin/internal/connector/jsonfield"
 )
 
@@ -186,8 +187,8 @@ func (s *Source) pullList(ctx context.Context, l list, p position) ([][]byte, po
 	retried := false
 	for range maxEmptyPages {
 		page, err := s.list(ctx, l, p)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.status == http.StatusBadRequest && p.Cursor != "" && !retried {
+		var ae *httpapi.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && p.Cursor != "" && !retried {
 			// The console no longer knows the stored nextCursor: start a
 			// new listing at the last instant returned.
 			p.Cursor, p.From, retried = "", p.CreatedAt, true

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/httpapi"
 )
 
 // Network states an agent reports in networkStatus.
@@ -121,7 +122,7 @@ func (r *Responder) networkStatus(ctx context.Context, agentID string) (string, 
 			return strings.ToLower(d.NetworkStatus), nil
 		}
 	}
-	return "", &apiError{status: http.StatusNotFound, kind: ErrNotFound, msg: fmt.Sprintf("no agent with id %s", agentID)}
+	return "", &httpapi.Error{Status: http.StatusNotFound, Kind: ErrNotFound, Text: fmt.Sprintf("no agent with id %s", agentID)}
 }
 
 func hostLabel(t connector.Target) string {

@@ -1,12 +1,10 @@
 package sentinelone
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bannin-soc/bannin/internal/connector"
+	"github.com/bannin-soc/bannin/internal/connector/httpapi"
 )
 
 // Errors callers can test for with errors.Is.
@@ -30,7 +29,7 @@ var (
 
 // IdempotencyHeader carries bannin's idempotency key on containment calls.
 // SentinelOne ignores it; the simulator counts calls by it.
-const IdempotencyHeader = "X-Bannin-Idempotency-Key"
+const IdempotencyHeader = httpapi.IdempotencyHeader
 
 // API paths.
 const (
@@ -62,32 +61,13 @@ const (
 	PermThreatsRollback   = "Threats: Rollback"
 	PermBlocklistView     = "Blocklist: View"
 	PermBlocklistCreate   = "Blocklist: Create"
-	defaultTimeout        = 30 * time.Second
-	maxBody               = 64 << 20
-	maxErrBody            = 64 << 10
-	authScheme            = "ApiToken "
-	contentTypeJSON       = "application/json"
 	permissionUnknownName = "required"
+	authScheme            = "ApiToken "
 )
-
-// apiError is a non-retryable API failure with a message fit for logs.
-type apiError struct {
-	status int
-	msg    string
-	kind   error
-}
-
-func (e *apiError) Error() string { return e.msg }
-func (e *apiError) Unwrap() error { return e.kind }
 
 // api sends authenticated calls to one console and maps failures onto
 // bannin's errors.
-type api struct {
-	base  *url.URL
-	token string
-	hc    *http.Client
-	now   func() time.Time
-}
+type api struct{ *httpapi.Client }
 
 func newAPI(cfg connector.Config) (*api, error) {
 	if strings.TrimSpace(cfg.URL) == "" {
@@ -96,88 +76,42 @@ func newAPI(cfg connector.Config) (*api, error) {
 	if strings.TrimSpace(cfg.ClientSecret) == "" {
 		return nil, errors.New("sentinelone: Config.ClientSecret (an API token) is required")
 	}
-	raw := strings.TrimRight(strings.TrimSpace(cfg.URL), "/")
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
+	u, err := httpapi.BaseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("sentinelone: Config.URL %w", err)
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("sentinelone: Config.URL %q is not an http(s) base URL", cfg.URL)
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: defaultTimeout}
-	}
-	return &api{base: u, token: strings.TrimSpace(cfg.ClientSecret), hc: hc, now: time.Now}, nil
+	return &api{&httpapi.Client{
+		Vendor: "sentinelone", Base: u, HTTP: cfg.HTTPClient, Now: time.Now,
+		Auth:     httpapi.APIKey{Header: "Authorization", Value: authScheme + strings.TrimSpace(cfg.ClientSecret)},
+		Kinds:    map[int]error{401: ErrUnauthorized, 403: ErrMissingPermission, 404: ErrNotFound},
+		Message:  errorMessage,
+		Classify: classifyError,
+	}}, nil
 }
 
 // call sends one request and returns the body of a 2xx answer. body, when
 // not nil, is sent as JSON; key, when set, goes in IdempotencyHeader.
-// Failures are classified: see classify.
 func (a *api) call(ctx context.Context, method, path string, q url.Values, body any, key string) ([]byte, error) {
-	where := method + " " + path
-	u := *a.base
-	u.Path = strings.TrimRight(a.base.Path, "/") + path
-	u.RawQuery = q.Encode()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	resp, err := a.Do(ctx, httpapi.Request{Method: method, Path: path, Query: q, JSON: body, Key: key})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, err
 	}
-	req.Header.Set("Authorization", authScheme+a.token)
-	req.Header.Set("Accept", contentTypeJSON)
-	if body != nil {
-		req.Header.Set("Content-Type", contentTypeJSON)
-	}
-	if key != "" {
-		req.Header.Set(IdempotencyHeader, key)
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return nil, classify(where, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return nil, a.statusError(resp, where, method, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, classify(where+": reading the answer", err)
-	}
-	return b, nil
+	return resp.Body, nil
 }
 
-// statusError turns an HTTP failure into an error: 429 and 5xx into
-// *connector.RetryableError (with the vendor's Retry-After), 403 into
-// ErrMissingPermission naming the permission, 401 into ErrUnauthorized.
-func (a *api) statusError(resp *http.Response, where, method, path string) error {
-	code := resp.StatusCode
-	msg := errorMessage(resp.Body, code)
-	switch {
-	case connector.RetryableStatus(code):
-		after, _ := connector.RetryAfter(resp.Header, a.now)
-		return &connector.RetryableError{After: after, Err: fmt.Errorf("sentinelone: %s: HTTP %d: %s", where, code, msg)}
-	case code == http.StatusUnauthorized:
-		return &apiError{status: code, kind: ErrUnauthorized,
-			msg: fmt.Sprintf("sentinelone: %s: HTTP 401 (%s): the API token was refused; it may have expired: generate a new one in the console", where, msg)}
-	case code == http.StatusForbidden:
-		return &apiError{status: code, kind: ErrMissingPermission,
-			msg: fmt.Sprintf("sentinelone: %s: HTTP 403 (%s): the API user's role needs the %q permission", where, msg, permissionFor(method, path))}
-	case code == http.StatusNotFound:
-		return &apiError{status: code, kind: ErrNotFound, msg: fmt.Sprintf("sentinelone: %s: HTTP 404: %s", where, msg)}
+// classifyError says what to do about a 401 (a new token) or a 403 (the
+// permission the endpoint needs).
+func classifyError(e *httpapi.Error) {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		e.Hint = "the API token was refused; it may have expired: generate a new one in the console"
+	case http.StatusForbidden:
+		e.Hint = fmt.Sprintf("the API user's role needs the %q permission", permissionFor(e.Method, e.Path))
 	}
-	return &apiError{status: code, msg: fmt.Sprintf("sentinelone: %s: HTTP %d: %s", where, code, msg)}
 }
 
 // errorMessage reads SentinelOne's {"errors":[{"code","title","detail"}]}.
-func errorMessage(body io.Reader, code int) string {
+func errorMessage(_ int, _ http.Header, b []byte) (string, string) {
 	var env struct {
 		Errors []struct {
 			Code   int    `json:"code"`
@@ -185,9 +119,8 @@ func errorMessage(body io.Reader, code int) string {
 			Detail string `json:"detail"`
 		} `json:"errors"`
 	}
-	b, _ := io.ReadAll(io.LimitReader(body, maxErrBody))
 	if json.Unmarshal(b, &env) != nil || len(env.Errors) == 0 {
-		return http.StatusText(code)
+		return "", ""
 	}
 	e := env.Errors[0]
 	msg := e.Title
@@ -198,12 +131,12 @@ func errorMessage(body io.Reader, code int) string {
 		msg += e.Detail
 	}
 	if msg == "" {
-		return http.StatusText(code)
+		return "", ""
 	}
 	if e.Code != 0 {
 		msg += " (" + strconv.Itoa(e.Code) + ")"
 	}
-	return msg
+	return msg, ""
 }
 
 // permissionFor names the console permission an endpoint needs.
@@ -231,12 +164,6 @@ func permissionFor(method, path string) string {
 		return PermEndpointsView
 	}
 	return permissionUnknownName
-}
-
-// classify treats time-outs and network failures as retryable and keeps
-// cancellation as it is. prefix says what was being done.
-func classify(prefix string, err error) error {
-	return connector.ClassifyNetwork("sentinelone: "+prefix, err)
 }
 
 // wrap prefixes an error from call with what was being done, keeping its
