@@ -52,10 +52,20 @@ func TestPushListeners(t *testing.T) {
 		}
 		e := start(t, b.fresh(t), []*tenant.Tenant{tn}, func(c *app.Config) { c.SMTP = app.SMTPConfig{Listen: "127.0.0.1:0"} })
 		defer e.stop()
-		ls := e.App.Listeners()
-		fw := ls.Syslog["push/fw"]
-		if fw == nil || ls.Mail == nil {
-			t.Fatalf("listeners not started: syslog %v, mail %v", ls.Syslog, ls.Mail)
+		var fw *syslog.Listener
+		var smtp *mail.Running
+		for _, l := range e.App.Listeners().All() {
+			switch l := l.(type) {
+			case *syslog.Running:
+				if l.Tenant == "push" && l.Source == "fw" {
+					fw = l.Listener
+				}
+			case *mail.Running:
+				smtp = l
+			}
+		}
+		if fw == nil || smtp == nil {
+			t.Fatalf("listeners not started: syslog %v, mail %v", fw, smtp)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -71,7 +81,7 @@ func TestPushListeners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := ls.MailAddr.String()
+		addr := smtp.Addr().String()
 		if err := mail.Send(ctx, addr, "apexone@acme.example.co.jp", []string{"soc+push@bannin.example"}, eml); err != nil {
 			t.Fatalf("alert mail: %v", err)
 		}

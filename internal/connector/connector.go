@@ -1,6 +1,7 @@
 // Package connector declares what bannin needs from a vendor integration —
-// decoding its payloads, pulling them from its API, and acting on endpoints
-// through it — and the registry that maps a vendor name to its integration.
+// decoding its payloads, pulling them from its API, receiving what it pushes,
+// and acting on endpoints through it — and the registry that maps a vendor
+// name to its integration.
 package connector
 
 import (
@@ -143,6 +144,7 @@ type Vendor struct {
 	NewSource     func(Config) (Source, error)
 	NewResponder  func(Config) (Responder, error)
 	NewSimulator  func() Simulator
+	NewListeners  ListenerFactory
 	SeverityScale string // one line for docs: how the vendor's rating maps to 0–100
 }
 

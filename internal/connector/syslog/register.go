@@ -11,6 +11,7 @@ func init() {
 	connector.Register(connector.Vendor{
 		Name:          VendorName,
 		Decoder:       Decoder{},
+		NewListeners:  newListeners,
 		SeverityScale: SeverityScale,
 	})
 }
