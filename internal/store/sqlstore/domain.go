@@ -47,5 +47,6 @@ func StepKey(round, step int) int { return escalation.StepKey(round, step) }
 
 // The store implements what the domain packages declare they need.
 var (
-	_ response.Tx = (*Tx)(nil)
+	_ response.Tx   = (*Tx)(nil)
+	_ escalation.Tx = (*Tx)(nil)
 )
